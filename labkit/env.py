@@ -1,0 +1,66 @@
+"""What a notebook prints first: library versions and the device, so a bug report starts right."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+LIBRARIES = ("labkit", "torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def pick_device() -> str:
+    """The best device here: cuda, then mps, then cpu."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def supports_bf16(device: str) -> bool:
+    """True where bf16 training is native: Ampere+ GPUs (a T4 has no bf16), and this CPU path."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return False  # on CPU and MPS we train in fp32: bf16 autocast was not faster at tiny sizes
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def setup(seed: int | None = None) -> str:
+    """Print versions and the device; seed everything if asked. Returns the device.
+
+    On Colab, install labkit first (the notebook's setup cell does this).
+    """
+    import torch
+
+    device = pick_device()
+    print(" · ".join(f"{name} {version}" for name, version in versions().items()))
+    line = f"device: {device}"
+    if device == "cuda":
+        line += f" ({torch.cuda.get_device_name(0)}, bf16: {supports_bf16(device)})"
+    else:
+        line += f" ({os.cpu_count()} CPU cores, torch threads: {torch.get_num_threads()})"
+    print(line)
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
+    return device

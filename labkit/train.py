@@ -1,0 +1,106 @@
+"""Thin wrappers over TRL's trainers, with the settings each lesson needs and a live plot."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labkit.lessons import REPO_ROOT
+
+RUNS_DIR = REPO_ROOT / "build" / "runs"
+
+
+@dataclass
+class SFTSettings:
+    """Supervised fine-tuning settings. Where a default differs from TRL's, the comment says why."""
+
+    max_steps: int = 300
+    learning_rate: float = 1e-3  # TRL's 2e-5 suits billion-parameter models; a 3M model needs more
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    max_length: int = 128  # the tiny model's questions and answers are short
+    completion_only_loss: bool = True  # learn the assistant's turns, not the user's question
+    packing: bool = False
+    warmup_steps: int = 10
+    lr_scheduler_type: str = "cosine"
+    weight_decay: float = 0.0
+    seed: int = 0
+    eval_every: int = 50  # steps between validation-loss points on the live plot
+    logging_steps: int = 10
+    bf16: bool = False  # the tiny model trains in fp32 on the CPU
+    output_dir: str = str(RUNS_DIR / "sft")
+    save_steps: int | None = None  # checkpoint every N steps (None: no checkpoints)
+    live_plot: bool = True
+    extra: dict = field(default_factory=dict)  # any other SFTConfig field, passed through
+
+    def to_sft_config(self, has_eval: bool):
+        from trl import SFTConfig
+
+        return SFTConfig(
+            output_dir=self.output_dir, max_steps=self.max_steps, learning_rate=self.learning_rate,
+            per_device_train_batch_size=self.batch_size, per_device_eval_batch_size=self.batch_size,
+            gradient_accumulation_steps=self.gradient_accumulation_steps, max_length=self.max_length,
+            assistant_only_loss=self.completion_only_loss, packing=self.packing,
+            warmup_steps=self.warmup_steps, lr_scheduler_type=self.lr_scheduler_type,
+            weight_decay=self.weight_decay, seed=self.seed, data_seed=self.seed,
+            logging_steps=self.logging_steps, bf16=self.bf16,
+            eval_strategy="steps" if has_eval else "no", eval_steps=self.eval_every,
+            save_strategy="steps" if self.save_steps else "no", save_steps=self.save_steps or 500,
+            report_to="none", include_num_input_tokens_seen="non_padding",
+            dataset_num_proc=None, disable_tqdm=False, **self.extra,
+        )
+
+
+@dataclass
+class TrainResult:
+    """What a training run gives back: the trained model and how the run went."""
+
+    model: object
+    seconds: float
+    tokens_per_second: float
+    peak_memory_mb: float
+    history: list[dict]
+    trainer: object = None
+
+    def losses(self, key: str = "loss") -> list[float]:
+        return [h[key] for h in self.history if key in h]
+
+
+def _messages_only(dataset):
+    """Keep the column TRL trains on; the evaluation metadata stays in the caller's copy."""
+    if dataset is None:
+        return None
+    return dataset.select_columns(["messages"])
+
+
+def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTSettings | None = None,
+              peft_config=None, callbacks=(), resume_from_checkpoint=None) -> TrainResult:
+    """Supervised fine-tuning with TRL's SFTTrainer on a ``messages`` dataset.
+
+    With ``peft_config`` (a peft ``LoraConfig``) only the adapters train. A live plot of train and
+    validation loss updates in the notebook while it runs.
+    """
+    from trl import SFTTrainer
+
+    from labkit.measure import measure
+    from labkit.plots import LivePlotCallback
+
+    settings = settings or SFTSettings()
+    plot = LivePlotCallback({"loss": ["loss", "eval_loss"]}, title="SFT: train and validation loss")
+    trainer = SFTTrainer(
+        model=model, args=settings.to_sft_config(eval_dataset is not None),
+        train_dataset=_messages_only(train_dataset), eval_dataset=_messages_only(eval_dataset),
+        processing_class=tokenizer, peft_config=peft_config,
+        callbacks=[*([plot] if settings.live_plot else []), *callbacks],
+    )
+    device = "cuda" if str(trainer.model.device).startswith("cuda") else "cpu"
+    with measure(device) as m:
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    tokens = trainer.state.num_input_tokens_seen
+    return TrainResult(model=trainer.model, seconds=m.seconds, tokens_per_second=tokens / m.seconds,
+                       peak_memory_mb=m.peak_memory_mb, history=list(trainer.state.log_history),
+                       trainer=trainer)
+
+
+def settings_dict(settings) -> dict:
+    return asdict(settings)

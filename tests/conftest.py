@@ -1,0 +1,32 @@
+"""Shared fixtures: the tiny model loaded once per session, and the data splits."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from labkit.models import load_tokenizer
+
+    return load_tokenizer("tiny")
+
+
+@pytest.fixture(scope="session")
+def splits():
+    from labkit.pipeline import instruction_splits
+
+    return instruction_splits("tiny")
+
+
+@pytest.fixture
+def tiny_model():
+    """A fresh copy of the tiny base model (tests may train it)."""
+    from labkit.models import load_model
+
+    return load_model("tiny")

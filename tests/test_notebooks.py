@@ -1,0 +1,46 @@
+"""Every lesson notebook runs under papermill on the tiny profile with its small parameters,
+records the metrics its lesson promises, and shows its effect."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from labkit.course import format_table, run_lesson, write_report
+from labkit.lessons import LESSONS
+
+# The effect each lesson must show even at its small test size.
+EFFECTS = {
+    "00_start_here": lambda m: m["base_continuation_accuracy"] > m["base_instruction_accuracy"] + 0.3,
+    "01_sft": lambda m: m["heldout_accuracy_after"] > m["heldout_accuracy_before"] + 0.3
+    and m["val_perplexity_after"] < m["val_perplexity_before"],
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.key)
+def test_lesson_runs_headless_and_shows_its_effect(lesson, tmp_path):
+    run = run_lesson(lesson, tmp_path, small=True)
+    assert run.ok, run.error
+    missing = [name for name in lesson.metrics if name not in run.metrics]
+    assert not missing, f"{lesson.key} did not record {missing}"
+    if lesson.key in EFFECTS:
+        assert EFFECTS[lesson.key](run.metrics), f"{lesson.key} showed no effect: {run.metrics}"
+    report = write_report([run], tmp_path)
+    assert lesson.key in report.read_text()
+    assert lesson.key in format_table([run])
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.key)
+def test_notebook_conventions(lesson):
+    notebook = nbformat.read(lesson.notebook, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged parameters"
+    assert "profile" in code[0].source or lesson.key == "07_final_check"
+    assert f'record_metrics("{lesson.key}"' in code[-1].source, "the last cell records the metrics"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    for cell in code:
+        checked = "NBVAL_CHECK_OUTPUT" in cell.source
+        assert checked or not cell.get("outputs"), f"{lesson.key}: outputs left in a cell nbval does not check"
+        for forbidden in ("login(", "notebook_login", "bf16=True", "api_key="):
+            assert forbidden not in cell.source, f"{lesson.key} uses {forbidden}"

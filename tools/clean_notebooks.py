@@ -1,0 +1,43 @@
+"""Strip notebook outputs, except cells marked ``# NBVAL_CHECK_OUTPUT`` whose outputs nbval compares.
+
+Usage: ``python tools/clean_notebooks.py [NOTEBOOK ...]`` (default: notebooks/*.ipynb).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean(path: Path) -> bool:
+    """Strip one notebook in place; True if it changed."""
+    notebook = nbformat.read(path, as_version=4)
+    before = nbformat.writes(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        for key in ("execution", "papermill", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        if "NBVAL_CHECK_OUTPUT" not in cell.source:
+            cell.outputs = []
+        else:
+            for output in cell.outputs:
+                output.pop("execution_count", None)
+    notebook.metadata.pop("papermill", None)
+    notebook.metadata.pop("widgets", None)
+    after = nbformat.writes(notebook)
+    if after != before:
+        path.write_text(after)
+    return after != before
+
+
+if __name__ == "__main__":
+    paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in paths:
+        if clean(path):
+            print(f"cleaned {path}")
