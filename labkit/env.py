@@ -51,6 +51,13 @@ def setup(seed: int | None = None) -> str:
     """
     import torch
 
+    import datasets
+    import transformers
+
+    # Keep the trainer's progress bar; drop the per-map and weight-loading bars that bury it.
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     device = pick_device()
     print(" · ".join(f"{name} {version}" for name, version in versions().items()))
     line = f"device: {device}"

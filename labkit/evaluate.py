@@ -8,13 +8,18 @@ from labkit.world import mentioned_value
 
 
 def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int = 32,
-                     batch_size: int = 32, do_sample: bool = False, temperature: float = 1.0) -> list[str]:
-    """The model's next assistant turn for each conversation; only the new tokens are decoded."""
+                     batch_size: int = 32, do_sample: bool = False, temperature: float = 1.0,
+                     return_finished: bool = False):
+    """The model's next assistant turn for each conversation; only the new tokens are decoded.
+
+    With ``return_finished=True`` also says, for each reply, whether the model ended its turn
+    (emitted the tokenizer's end-of-turn token) within ``max_new_tokens``.
+    """
     import torch
 
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # generation continues from the right edge
-    replies = []
+    replies, finished = [], []
     model.eval()
     try:
         for start in range(0, len(conversations), batch_size):
@@ -28,9 +33,10 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
                                      pad_token_id=tokenizer.pad_token_id)
             new_tokens = out[:, batch["input_ids"].shape[1]:]
             replies += [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+            finished += (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
     finally:
         tokenizer.padding_side = side
-    return replies
+    return (replies, finished) if return_finished else replies
 
 
 def is_correct(reply: str, expected: dict[str, str]) -> bool:
@@ -42,16 +48,21 @@ def is_correct(reply: str, expected: dict[str, str]) -> bool:
     return all(mentioned_value(reply, attribute) == value for attribute, value in expected.items())
 
 
-def answer_accuracy(model, tokenizer, examples, max_new_tokens: int = 32, batch_size: int = 32):
-    """Share of examples whose generated answer is correct, and the replies.
+def answer_accuracy(model, tokenizer, examples, max_new_tokens: int = 32, batch_size: int = 32,
+                    require_end_of_turn: bool = True):
+    """Share of examples answered correctly, and the replies.
 
     Each example has ``messages`` (the last turn, the reference answer, is withheld) and
-    ``expected`` (the facts the answer must state).
+    ``expected`` (the facts the answer must state). A reply is correct when the first value of
+    each expected kind it names is right and, with ``require_end_of_turn``, the model ended its
+    turn: an assistant that states the fact and then rambles on has not followed the format.
     """
     examples = list(examples)
     prompts = [example["messages"][:-1] for example in examples]
-    replies = generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size)
-    correct = [is_correct(reply, example["expected"]) for reply, example in zip(replies, examples)]
+    replies, finished = generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size,
+                                         return_finished=True)
+    correct = [is_correct(reply, example["expected"]) and (done or not require_end_of_turn)
+               for reply, done, example in zip(replies, finished, examples)]
     return sum(correct) / max(1, len(correct)), replies
 
 
@@ -97,18 +108,29 @@ def side_by_side(examples, **replies_by_model: list[str]):
     return pd.DataFrame(table)
 
 
-def continuation_accuracy(model, tokenizer, people, max_new_tokens: int = 8, batch_size: int = 64):
-    """Share of facts the model states when it simply continues a sentence (no chat template).
+def continuation_accuracy(model, tokenizer, people, style: str = "qa", max_new_tokens: int = 12,
+                          batch_size: int = 64, seed: int = 0):
+    """Share of facts the model states when it simply continues text (no chat template).
 
-    For each person and fact, the prompt is the start of a sentence such as "Alma Ashby lives in";
-    the continuation is right if the first value of that kind it names is the person's.
-    Returns (accuracy, rows) with rows of (prompt, continuation, correct).
+    ``style="qa"`` prompts in the plain format of the pre-training corpus,
+    "Question: Where does Alma Ashby live?\nAnswer:"; ``style="sentence"`` starts a sentence,
+    "Alma Ashby lives in". A continuation is right if the first value of that kind it names is
+    the person's. Returns (accuracy, rows) with rows of (prompt, continuation, correct).
     """
+    import random
+
     import torch
 
-    from labkit.world import ATTRIBUTES, CONTINUATIONS
+    from labkit.world import ATTRIBUTES, CONTINUATIONS, question
 
-    items = [(person.fill(CONTINUATIONS[a]), a, getattr(person, a)) for person in people for a in ATTRIBUTES]
+    rng = random.Random(seed)
+    if style == "qa":
+        prompts = [(f"Question: {question(p, a, rng)}\nAnswer:", p, a) for p in people for a in ATTRIBUTES]
+    elif style == "sentence":
+        prompts = [(p.fill(CONTINUATIONS[a]), p, a) for p in people for a in ATTRIBUTES]
+    else:
+        raise ValueError(f"style must be 'qa' or 'sentence', not {style!r}")
+    items = [(prompt, a, getattr(p, a)) for prompt, p, a in prompts]
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     rows = []

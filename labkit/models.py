@@ -148,7 +148,22 @@ def load_model(profile: str | os.PathLike = "tiny", quantization: str | None = "
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     if bnb is None:
         model.to(device)
+    elif quantization == "4bit":
+        _keep_4bit_layout(model)
     return model
+
+
+def _keep_4bit_layout(model) -> None:
+    """Stop bitsandbytes (0.50) repacking 4-bit weights the first time they run without gradients.
+
+    On CPUs with AVX-512 BF16 that repacking rewrites each layer's weights and scales in place:
+    it rounds the block scales to bf16 (so evaluation computes differently from training), fails
+    on layers whose output size is not a multiple of 32 (the tiny model's MLP is 688 wide), and
+    its fast kernel needs the `kernels` package, absent offline. The plain path is used instead.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def save_model(model, tokenizer, folder: str | os.PathLike) -> Path:

@@ -43,7 +43,7 @@ PROFILES: dict[str, Profile] = {
         Profile("tiny", str(TINY_PATH), "any CPU, offline", "about 10 minutes for the whole course",
                 notes="the project's own 3.4M-parameter Llama, pre-trained on data/corpus",
                 on_hub=False,
-                defaults=TrainingDefaults(learning_rate=1e-3, batch_size=32, max_length=128,
+                defaults=TrainingDefaults(learning_rate=3e-4, batch_size=32, max_length=128,
                                           lora_r=16, lora_alpha=32, eval_examples=200)),
         Profile("smol", "HuggingFaceTB/SmolLM2-135M-Instruct", "Colab CPU or any GPU",
                 "minutes per lesson on a T4", notes="needs the Hugging Face Hub",

@@ -18,16 +18,17 @@ def clean(path: Path) -> bool:
     notebook = nbformat.read(path, as_version=4)
     before = nbformat.writes(notebook)
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.execution_count = None
         for key in ("execution", "papermill", "collapsed", "scrolled"):
             cell.metadata.pop(key, None)
+        if not cell.metadata.get("tags", True):
+            cell.metadata.pop("tags")
+        if cell.cell_type != "code":
+            continue
         if "NBVAL_CHECK_OUTPUT" not in cell.source:
             cell.outputs = []
-        else:
-            for output in cell.outputs:
-                output.pop("execution_count", None)
+            cell.execution_count = None
+        else:  # nbval skips a cell with outputs but no execution count as "unrun"
+            cell.execution_count = cell.execution_count or 1
     notebook.metadata.pop("papermill", None)
     notebook.metadata.pop("widgets", None)
     after = nbformat.writes(notebook)
