@@ -10,6 +10,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(autouse=True)
+def learner_data_in_tmp(tmp_path_factory, monkeypatch):
+    """Quiz progress and labels written by tests never touch a learner's real data directory."""
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path_factory.getbasetemp() / "learner-data"))
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     from labkit.models import load_tokenizer

@@ -14,6 +14,9 @@ EFFECTS = {
     "00_start_here": lambda m: m["base_continuation_accuracy"] > m["base_instruction_accuracy"] + 0.3,
     "01_sft": lambda m: m["heldout_accuracy_after"] > m["heldout_accuracy_before"] + 0.3
     and m["val_perplexity_after"] < m["val_perplexity_before"],
+    "02_lora": lambda m: m["lora_params_llama2_7b_r8_qv"] == 4_194_304 and m["merge_max_abs_diff"] < 1e-3
+    and max(m["lora_accuracy_by_rank"].values()) > 0.2,
+    "07_final_check": lambda m: m["score"] == m["questions"] == 6,
 }
 
 
@@ -37,6 +40,8 @@ def test_notebook_conventions(lesson):
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged parameters"
     assert "profile" in code[0].source or lesson.key == "07_final_check"
+    assert "setup" in code[1].metadata.get("tags", []) and "labkit.setup(" in code[1].source, \
+        "the second code cell is the setup cell, tagged setup (the browser harness runs it)"
     assert f'record_metrics("{lesson.key}"' in code[-1].source, "the last cell records the metrics"
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     for cell in code:

@@ -1,0 +1,477 @@
+"""labkit.quiz and labkit.progress: shipped banks validate, every error is located, grading is
+right for every kind, the LoRA figure comes from labkit.lora, and progress survives SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit.cli import main
+from labkit.lessons import REPO_ROOT
+from labkit.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
+                             progress_path, record_attempt, write_json_atomic)
+from labkit.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, load_quiz,
+                         parse_number)
+
+SHIPPED = sorted((REPO_ROOT / "quizzes").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """Never read or write a real learner's progress from a test."""
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LABKIT_LEARNER", raising=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipped banks
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_quiz_validates(path):
+    problems = check_quiz(path)
+    assert not problems, "\n".join(map(str, problems))
+    quiz = load_quiz(path)
+    assert grade_quiz(quiz, answer_key(quiz)).score == len(quiz.questions)
+
+
+def test_the_banks_the_course_promises_are_shipped():
+    assert {p.stem for p in SHIPPED} >= {"final_check", "00_start_here", "01_sft", "02_lora"}
+    for name in ("00_start_here", "01_sft", "02_lora"):
+        assert 3 <= len(load_quiz(name).questions) <= 5
+
+
+def test_final_check_has_the_six_promised_questions():
+    quiz = load_quiz("final_check")
+    assert quiz.lesson == "07_final_check"
+    assert [q.id for q in quiz.questions] == ["pretraining-vs-finetuning", "sft-data", "lora-trains",
+                                              "qlora-precision", "rlhf-steps", "dpo-removes"]
+    assert len({q.kind for q in quiz.questions}) >= 3  # the terminal and widget see several kinds
+
+
+def test_numeric_lora_answer_equals_labkit_lora_count():
+    from labkit.lora import count_lora_parameters, load_architecture_config
+
+    expected = count_lora_parameters(load_architecture_config("llama-2-7b"), 8, ["q_proj", "v_proj"])
+    question = load_quiz("02_lora").question("lora-params-llama2")
+    assert question.kind == "numeric"
+    assert question.answer == expected == 4194304
+    assert "4,194,304" in question.explanation  # {answer} filled from the computed value
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: each kind of error is caught, located, and all are reported together
+
+
+@pytest.fixture
+def bank_root(tmp_path):
+    """A repository root with one notebook, whose heading "Section one" is a valid link target."""
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["## Section one\n"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_sft.ipynb").write_text(json.dumps(notebook))
+    return tmp_path
+
+
+GOOD_SINGLE = """\
+  - id: good-one
+    kind: single
+    prompt: Pick B.
+    options:
+      - text: A
+      - text: B
+        correct: true
+    explanation: B is right because it is B.
+    link: notebooks/01_sft.ipynb#Section-one
+"""
+
+
+def write_bank(root: Path, questions: str, lesson: str = "01_sft") -> Path:
+    path = root / "bank.yaml"
+    path.write_text(f"lesson: {lesson}\nquestions:\n{questions}")
+    return path
+
+
+def last_line_with(path: Path, marker: str) -> int:
+    """1-based number of the last line containing `marker` (the bad question comes last)."""
+    lines = path.read_text().splitlines()
+    return max(i for i, line in enumerate(lines) if marker in line) + 1
+
+
+BAD_QUESTIONS = {
+    "missing answer (text)": ("""\
+  - id: bad
+    kind: text
+    prompt: Name it.
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "accepted", "- id: bad", "missing answer"),
+    "missing answer (numeric)": ("""\
+  - id: bad
+    kind: numeric
+    prompt: How many?
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "answer", "- id: bad", "missing answer"),
+    "single with zero correct": ("""\
+  - id: bad
+    kind: single
+    prompt: Pick one.
+    options:
+      - text: A
+      - text: B
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "options", "options:", "no option is marked"),
+    "single with two correct": ("""\
+  - id: bad
+    kind: single
+    prompt: Pick one.
+    options:
+      - text: A
+        correct: true
+      - text: B
+        correct: true
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "options", "options:", "options 1, 2 are marked correct"),
+    "duplicate id": (GOOD_SINGLE.replace("good-one", "bad"), "id", "- id: bad", "duplicate id 'bad'"),
+    "link to a missing notebook": ("""\
+  - id: bad
+    kind: text
+    prompt: Name it.
+    accepted: [it]
+    explanation: Because.
+    link: notebooks/03_rlhf.ipynb#Rewards
+""", "link", "link:", "points to a missing file"),
+    "link to a missing section": ("""\
+  - id: bad
+    kind: text
+    prompt: Name it.
+    accepted: [it]
+    explanation: Because.
+    link: notebooks/01_sft.ipynb#No-such-section
+""", "link", "link:", "matches no heading"),
+    "unknown kind": ("""\
+  - id: bad
+    kind: singel
+    prompt: Pick one.
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "kind", "kind:", "did you mean 'single'"),
+    "missing explanation": ("""\
+  - id: bad
+    kind: text
+    prompt: Name it.
+    accepted: [it]
+    link: notebooks/01_sft.ipynb
+""", "explanation", "- id: bad", "missing explanation"),
+    "misspelt field": ("""\
+  - id: bad
+    kind: text
+    prompt: Name it.
+    accepted: [it]
+    explaination: Because.
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "explaination", "explaination:", "did you mean 'explanation'"),
+    "unknown answer source": ("""\
+  - id: bad
+    kind: numeric
+    prompt: How many?
+    answer_from: {lora_parameters: {model: llama-2-7b, rank: 8, target_modules: [q_proj]}}
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "answer_from", "answer_from:", "did you mean 'lora_params'"),
+    "answer source fails": ("""\
+  - id: bad
+    kind: numeric
+    prompt: How many?
+    answer_from: {lora_params: {model: llama-9, rank: 8, target_modules: [q_proj]}}
+    explanation: Because.
+    link: notebooks/01_sft.ipynb
+""", "answer_from", "answer_from:", "failed: KeyError: \"no architecture 'llama-9'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_QUESTIONS, ids=list(BAD_QUESTIONS))
+def test_each_validation_error_is_caught_with_its_location(bank_root, case):
+    question, field, line_marker, message = BAD_QUESTIONS[case]
+    # The bad question comes second, after a good one, so its number and line are not trivial.
+    good = GOOD_SINGLE.replace("good-one", "bad") if case == "duplicate id" else GOOD_SINGLE
+    path = write_bank(bank_root, good + question)
+    problems = check_quiz(path, root=bank_root)
+    assert len(problems) == 1, problems
+    problem = problems[0]
+    assert (problem.file, problem.question, problem.field) == ("bank.yaml", "'bad' (#2)", field)
+    assert message in problem.message
+    assert problem.line == last_line_with(path, line_marker)
+    with pytest.raises(QuizError) as raised:
+        load_quiz(path, root=bank_root)
+    assert f"bank.yaml:{problem.line}, question 'bad' (#2), field '{field}': " in str(raised.value)
+
+
+def test_all_errors_are_reported_together_not_only_the_first(bank_root):
+    path = write_bank(bank_root, BAD_QUESTIONS["single with two correct"][0]
+                      + BAD_QUESTIONS["link to a missing notebook"][0].replace("id: bad", "id: bad2")
+                      + BAD_QUESTIONS["unknown kind"][0].replace("id: bad", "id: bad3"),
+                      lesson="99_nowhere")
+    messages = [str(p) for p in check_quiz(path, root=bank_root)]
+    assert len(messages) == 4, messages
+    assert "lesson '99_nowhere' is not in the lesson table" in messages[0]
+    assert [m.split(", ")[1] for m in messages[1:]] == ["question 'bad' (#1)", "question 'bad2' (#2)",
+                                                          "question 'bad3' (#3)"]
+
+
+def test_yaml_syntax_error_names_the_line(bank_root):
+    path = bank_root / "broken.yaml"
+    path.write_text("lesson: 01_sft\nquestions:\n  - id: x\n    prompt: [unclosed\n")
+    (problem,) = check_quiz(path, root=bank_root)
+    assert problem.file == "broken.yaml" and "not valid YAML" in problem.message
+    assert problem.line is not None
+
+
+def test_computed_answers_follow_their_arguments(bank_root):
+    path = write_bank(bank_root, """\
+  - id: lora-r16
+    kind: numeric
+    prompt: How many?
+    answer_from: {lora_params: {model: llama-2-7b, rank: 16, target_modules: [q_proj, v_proj]}}
+    explanation: There are {answer}.
+    link: notebooks/01_sft.ipynb
+""")
+    question = load_quiz(path, root=bank_root).question("lora-r16")
+    assert question.answer == 2 * 4194304
+    assert question.explanation == "There are 8,388,608."
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading
+
+
+@pytest.fixture
+def kinds_quiz(bank_root):
+    path = write_bank(bank_root, GOOD_SINGLE + """\
+  - id: multi
+    kind: multiple
+    prompt: Pick A and C.
+    options:
+      - {text: A, correct: true}
+      - {text: B}
+      - {text: C, correct: true}
+    explanation: A and C.
+    link: notebooks/01_sft.ipynb
+  - id: count
+    kind: numeric
+    prompt: How many?
+    answer: 4194304
+    relative_tolerance: 0.01
+    explanation: That many.
+    link: notebooks/01_sft.ipynb
+  - id: exact
+    kind: numeric
+    prompt: alpha / r?
+    answer: 4
+    explanation: 32 / 8.
+    link: notebooks/01_sft.ipynb
+  - id: word
+    kind: text
+    prompt: Which model does DPO drop?
+    accepted: [reward model, RM]
+    explanation: The reward model.
+    link: notebooks/01_sft.ipynb
+""")
+    return load_quiz(path, root=bank_root)
+
+
+@pytest.mark.parametrize("question_id, response, correct", [
+    ("good-one", 1, True), ("good-one", 0, False), ("good-one", None, False),
+    ("multi", [0, 2], True), ("multi", (2, 0), True), ("multi", [0], False),
+    ("multi", [0, 1, 2], False), ("multi", [], False),
+    ("count", 4194304, True), ("count", "4,194,304", True), ("count", "4.19M", True),
+    ("count", "2097152", False), ("count", "lots", False), ("count", "", False),
+    ("exact", "4", True), ("exact", 4.0001, False), ("exact", "4.0", True),
+    ("word", "reward model", True), ("word", "  The Reward-Model. ", True), ("word", "rm", True),
+    ("word", "reward", False), ("word", "value model", False),
+])
+def test_grading_every_kind(kinds_quiz, question_id, response, correct):
+    verdict = grade(kinds_quiz.question(question_id), response)
+    assert verdict.correct is correct
+    assert verdict.feedback.startswith("Right" if correct else ("Not quite", "No answer"))
+
+
+def test_wrong_multiple_choice_feedback_names_what_was_missed_and_wrongly_picked(kinds_quiz):
+    feedback = grade(kinds_quiz.question("multi"), [0, 1]).feedback
+    assert "You missed: “C”" in feedback and "You picked, wrongly: “B”" in feedback
+
+
+def test_grade_quiz_counts_missing_responses_as_wrong_and_rejects_unknown_ids(kinds_quiz):
+    key = answer_key(kinds_quiz)
+    assert grade_quiz(kinds_quiz, key).score == 5
+    del key["word"]
+    result = grade_quiz(kinds_quiz, key)
+    assert (result.score, result.total, result.by_id()["word"]) == (4, 5, False)
+    with pytest.raises(KeyError, match="no-such"):
+        grade_quiz(kinds_quiz, {"no-such": 1})
+    with pytest.raises(ValueError, match="option index 7"):
+        grade(kinds_quiz.question("good-one"), 7)
+
+
+def test_parse_number_reads_what_learners_type():
+    assert parse_number("4 194 304") == parse_number("4_194_304") == 4194304
+    assert parse_number("6.7B") == 6.7e9 and parse_number("12k") == 12000
+    with pytest.raises(ValueError, match="not a number"):
+        parse_number("four")
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+def test_progress_keeps_attempts_and_reports_best_score_and_what_is_left(capsys):
+    record_attempt("ada", "02_lora", 2, 5, {"lora-alpha": False})
+    record_attempt("ada", "02_lora", 4, 5)
+    record_attempt("ada", "02_lora", 3, 5)
+    record_attempt("ada", "00_start_here", 1, 4)
+    assert len(load_progress("ada")["attempts"]) == 4
+    status = {row.lesson: row for row in lesson_status("ada")}
+    assert (status["02_lora"].best, status["02_lora"].attempts, status["02_lora"].state) == (4, 3, "passed")
+    assert status["00_start_here"].state == "retry"
+    assert status["01_sft"].state == "not taken"
+
+    assert main(["progress", "--learner", "ada"]) == 0
+    out = capsys.readouterr().out
+    assert "02_lora" in out and "4/5" in out
+    left = out.split("Left to do:")[1]
+    assert "00_start_here" in left and "01_sft" in left and "02_lora" not in left
+    assert "labkit quiz" in left and "final_check.yaml" in left
+
+
+def test_progress_lives_in_labkit_data_dir_per_learner(tmp_path):
+    path = record_attempt("bob", "01_sft", 3, 4)
+    assert path == tmp_path / "data" / "progress" / "bob.json" == progress_path("bob")
+    assert load_progress("eve")["attempts"] == []
+    with pytest.raises(LearnerNameError, match="letters, digits"):
+        progress_path("../bob")
+
+
+def test_a_corrupt_progress_file_is_reported_and_never_overwritten():
+    path = record_attempt("ada", "01_sft", 3, 4)
+    path.write_text('{"attempts": [ {"lesson": "01_sft"')  # e.g. a hand edit gone wrong
+    with pytest.raises(ProgressError, match="not valid JSON"):
+        record_attempt("ada", "01_sft", 4, 4)
+    assert path.read_text() == '{"attempts": [ {"lesson": "01_sft"'
+    assert main(["progress", "--learner", "ada"]) == 2
+
+
+_WRITER = """
+import sys
+from labkit.progress import record_attempt
+answers = {f"question-{i:02d}": i % 2 == 0 for i in range(40)}
+n = int(sys.argv[1])
+while True:
+    record_attempt("killed", "07_final_check", n % 7, 6, answers)
+    n += 1
+"""
+
+
+def test_progress_survives_sigkill_in_the_middle_of_writes(tmp_path):
+    env = {**os.environ, "LABKIT_DATA_DIR": str(tmp_path / "data")}
+    path = progress_path("killed")
+    path.parent.mkdir(parents=True)
+    # A few hundred earlier attempts make each write long enough to be killed in the middle of.
+    answers = {f"question-{j:02d}": True for j in range(40)}
+    write_json_atomic(path, {"version": 1, "learner": "killed", "attempts": [
+        {"lesson": "07_final_check", "score": i % 7, "total": 6, "at": "2026-11-21T00:00:00+00:00",
+         "questions": answers} for i in range(300)]})
+    kept = load_progress("killed")["attempts"]
+    rng = random.Random(8)
+    mid_write_kills = 0
+    for round_number in range(12):
+        before = path.stat().st_mtime_ns
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(len(kept))], env=env, cwd=REPO_ROOT)
+        deadline = time.monotonic() + 60
+        while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.005)  # wait for the child's first write, however loaded the machine is
+        time.sleep(rng.random() * 0.2)  # then kill it at a random point of its write loop
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        mid_write_kills += any(path.parent.glob(f"{path.name}.*.tmp"))
+        attempts = json.loads(path.read_text())["attempts"]  # always parses
+        assert attempts[:len(kept)] == kept, f"round {round_number}: earlier attempts changed"
+        assert len(attempts) > len(kept), f"round {round_number}: the child never wrote"
+        kept = attempts
+    # The test only means something if kills really landed inside writes.
+    assert mid_write_kills >= 3, f"only {mid_write_kills} of 12 kills landed mid-write"
+    record_attempt("killed", "07_final_check", 6, 6)
+    assert not list(path.parent.glob(f"{path.name}.*.tmp")), "stale temp files are cleaned up"
+    assert len(load_progress("killed")["attempts"]) == len(kept) + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The widget, without a browser (tests/browser/test_quiz_widget.py clicks it for real)
+
+
+def test_widget_feedback_score_saving_and_retry(kinds_quiz):
+    from labkit.widgets.quiz_widget import QuizWidget
+
+    finished = []
+    widget = QuizWidget(kinds_quiz, learner="ada", on_finish=finished.append)
+    assert widget.submit() is None and "labkit-quiz-empty" in widget.feedback._dom_classes
+    widget.answer(0)  # wrong
+    assert widget.submit().correct is False
+    assert "labkit-quiz-wrong" in widget.feedback._dom_classes
+    assert "B is right because it is B." in widget.feedback.value
+    assert widget.submit_button.disabled and widget.next_button in widget.children
+    widget.next()
+    key = answer_key(kinds_quiz)
+    for question in kinds_quiz.questions[1:]:
+        widget.answer(key[question.id])
+        assert widget.submit().correct
+        widget.next()
+    assert "Score: 4/5" in widget.score.value and widget.retry_button in widget.children
+    assert finished[0].score == 4
+    (attempt,) = load_progress("ada")["attempts"]
+    assert (attempt["lesson"], attempt["score"], attempt["total"]) == ("01_sft", 4, 5)
+    assert attempt["questions"]["good-one"] is False
+    widget.retry()
+    assert widget.counter.value == "Question 1 of 5" and widget.grades == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 07 end to end (headless: the answer key is graded through the same code)
+
+
+@pytest.mark.notebook
+def test_notebook_07_runs_headless_and_records_full_marks(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("LABKIT_METRICS_DIR", str(tmp_path / "metrics"))
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "07_final_check.ipynb"),
+                               str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
+                               kernel_name="python3")
+    metrics = json.loads((tmp_path / "metrics" / "07_final_check.json").read_text())
+    assert metrics == {"questions": 6, "score": 6}
+    assert not (tmp_path / "data" / "progress").exists(), "a headless run must not save attempts"
+
+
+def test_notebook_07_is_stripped_and_tagged():
+    notebook = json.loads((REPO_ROOT / "notebooks" / "07_final_check.ipynb").read_text())
+    cells = notebook["cells"]
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code")
+    tags = [t for c in cells for t in c["metadata"].get("tags", [])]
+    assert {"parameters", "widget"} <= set(tags)
+    assert 'record_metrics("07_final_check"' in "".join(cells[-1]["source"])
+
+
+def test_importing_the_cli_does_not_import_torch():
+    code = "import sys, labkit.cli; assert 'torch' not in sys.modules, 'labkit.cli imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
