@@ -2,6 +2,7 @@
 
     labkit quiz quizzes/final_check.yaml --learner ada
     labkit progress --learner ada
+    labkit course 01_sft --small
 
 To add a subcommand, write ``_x_arguments(parser)`` and ``run_x(args) -> int`` and append a
 ``Command`` to ``COMMANDS``. Keep heavy imports (torch, transformers) inside ``run_x``, so the
@@ -167,10 +168,28 @@ def _learner_argument(parser: argparse.ArgumentParser) -> None:
                         help="whose progress to use (default: $LABKIT_LEARNER or 'you')")
 
 
+# ---------------------------------------------------------------------------------------------
+# labkit course
+
+
+def _course_arguments(parser: argparse.ArgumentParser) -> None:
+    from labkit.course import add_arguments
+
+    add_arguments(parser)
+
+
+def run_course(args: argparse.Namespace) -> int:
+    from labkit.course import run_from_arguments
+
+    return run_from_arguments(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("quiz", "take a quiz in the terminal and save the score", _quiz_arguments, run_quiz),
     Command("progress", "show each lesson's best score and what is left", _progress_arguments,
             run_progress),
+    Command("course", "run lesson notebooks headless and write build/course/report.json",
+            _course_arguments, run_course),
 )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from labkit.lessons import LESSONS, Lesson, get_lesson
 from labkit.report import COURSE_DIR
 
+DESCRIPTION = "Run lesson notebooks headless (papermill) and write build/course/report.json."
+
 
 @dataclass
 class LessonRun:
@@ -25,8 +27,42 @@ class LessonRun:
     seconds: float
     ok: bool
     metrics: dict = field(default_factory=dict)
+    peak_memory_mb: float = 0.0  # the kernel's peak resident memory while the notebook ran
     error: str = ""
     output: str = ""
+
+
+class KernelMemorySampler:
+    """Sample the resident memory of this process's children (the notebook kernel) in a thread."""
+
+    def __init__(self, interval: float = 0.2):
+        import threading
+
+        self.interval, self.peak_bytes = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # the kernel may exit between listing and reading
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def run_lesson(lesson: Lesson, out_dir: Path = COURSE_DIR, small: bool = False,
@@ -45,9 +81,10 @@ def run_lesson(lesson: Lesson, out_dir: Path = COURSE_DIR, small: bool = False,
     start = time.perf_counter()
     error = ""
     try:
-        papermill.execute_notebook(str(lesson.notebook), str(output), parameters=params,
-                                   kernel_name=kernel_name, cwd=str(lesson.notebook.parent),
-                                   progress_bar=False)
+        with KernelMemorySampler() as memory:
+            papermill.execute_notebook(str(lesson.notebook), str(output), parameters=params,
+                                       kernel_name=kernel_name, cwd=str(lesson.notebook.parent),
+                                       progress_bar=False)
     except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
         error = f"{type(exc).__name__}: {exc}"[:2000]
     finally:
@@ -59,7 +96,8 @@ def run_lesson(lesson: Lesson, out_dir: Path = COURSE_DIR, small: bool = False,
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     if not error and not metrics:
         error = "the notebook ran but recorded no metrics (its last cell calls labkit.record_metrics)"
-    return LessonRun(lesson.key, round(seconds, 1), not error, metrics, error, str(output))
+    return LessonRun(lesson.key, round(seconds, 1), not error, metrics,
+                     round(memory.peak_bytes / 2**20, 1), error, str(output))
 
 
 def write_report(runs: list[LessonRun], out_dir: Path = COURSE_DIR) -> Path:
@@ -84,13 +122,15 @@ def _short(value) -> str:
 
 def format_table(runs: list[LessonRun], keys_per_lesson: int = 4) -> str:
     """The report as a plain-text table: lesson, seconds, ok, key metrics."""
-    rows = [("lesson", "seconds", "ok", "key metrics")]
+    rows = [("lesson", "seconds", "peak MB", "ok", "key metrics")]
     for run in runs:
         names = get_lesson(run.key).metrics[:keys_per_lesson]
         shown = ", ".join(f"{n}={_short(run.metrics[n])}" for n in names if n in run.metrics)
-        rows.append((run.key, f"{run.seconds:.1f}", "yes" if run.ok else "NO", shown or run.error[:80]))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+        rows.append((run.key, f"{run.seconds:.1f}", f"{run.peak_memory_mb:.0f}", "yes" if run.ok else "NO",
+                     shown or run.error[:80]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}"
+             for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
     total = sum(run.seconds for run in runs)
     lines.append(f"total: {total:.0f} s ({total / 60:.1f} min), {sum(r.ok for r in runs)}/{len(runs)} ok")
@@ -113,15 +153,17 @@ def run_course(keys: list[str] | None = None, out_dir: Path = COURSE_DIR, small:
     return runs
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="labkit course",
-                                     description="Run lesson notebooks headless and write build/course/report.json.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``labkit course`` / ``python -m labkit.course``."""
     parser.add_argument("lessons", nargs="*", help="lesson keys or numbers (default: all)")
     parser.add_argument("--small", action="store_true", help="use each lesson's small test parameters")
     parser.add_argument("--out", type=Path, default=COURSE_DIR, help=f"output folder (default: {COURSE_DIR})")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                         help="override a notebook parameter, e.g. -p profile smol (values parsed as JSON if possible)")
-    args = parser.parse_args(argv)
+
+
+def run_from_arguments(args: argparse.Namespace) -> int:
+    """Run the course as the parsed options say; 0 if every lesson ran."""
     parameters = {}
     for name, value in args.parameter:
         try:
@@ -130,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             parameters[name] = value
     runs = run_course(args.lessons or None, args.out, args.small, parameters)
     return 0 if all(run.ok for run in runs) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labkit.course", description=DESCRIPTION)
+    add_arguments(parser)
+    return run_from_arguments(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
