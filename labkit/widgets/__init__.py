@@ -14,6 +14,7 @@ _LAZY = {
     "RankExplorer": "labkit.widgets.rank_explorer",
     "MethodPicker": "labkit.widgets.method_picker",
     "QuizWidget": "labkit.widgets.quiz_widget",
+    "ChatBox": "labkit.widgets.chat",
 }
 
 __all__ = list(_LAZY)
