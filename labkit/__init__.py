@@ -21,6 +21,9 @@ _LAZY = {
     "get_profile": "labkit.profiles",
     "load_model": "labkit.models",
     "load_tokenizer": "labkit.models",
+    "count_lora_parameters": "labkit.lora",
+    "lora_report": "labkit.lora",
+    "load_quiz": "labkit.quiz",
 }
 
 __all__ = ["LESSONS", "get_lesson", "record_metrics", *_LAZY]

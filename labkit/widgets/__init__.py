@@ -15,6 +15,7 @@ _LAZY = {
     "MethodPicker": "labkit.widgets.method_picker",
     "QuizWidget": "labkit.widgets.quiz_widget",
     "ChatBox": "labkit.widgets.chat",
+    "Labeler": "labkit.widgets.labeler",
 }
 
 __all__ = list(_LAZY)
