@@ -12,8 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(autouse=True)
 def learner_data_in_tmp(tmp_path_factory, monkeypatch):
-    """Quiz progress and labels written by tests never touch a learner's real data directory."""
+    """Quiz progress and labels written by tests never touch a learner's real data."""
     monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path_factory.getbasetemp() / "learner-data"))
+    monkeypatch.setenv("LABKIT_LABELS_DIR", str(tmp_path_factory.getbasetemp() / "labels"))
 
 
 @pytest.fixture(scope="session")
