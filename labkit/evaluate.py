@@ -45,7 +45,9 @@ def is_correct(reply: str, expected: dict[str, str]) -> bool:
     >>> is_correct("Alma Ashby lives in Corvale.", {"town": "Corvale"})
     True
     """
-    return all(mentioned_value(reply, attribute) == value for attribute, value in expected.items())
+    # A `datasets` column of dicts holds every key seen in the column, None where absent: skip those.
+    return all(mentioned_value(reply, attribute) == value for attribute, value in expected.items()
+               if value is not None)
 
 
 def answer_accuracy(model, tokenizer, examples, max_new_tokens: int = 32, batch_size: int = 32,

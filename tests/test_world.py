@@ -28,6 +28,7 @@ def test_first_mentioned_value_decides_correctness():
     assert mentioned_value("no town here", "town") is None
     assert is_correct("A potter in Corvale.", {"job": "potter", "town": "Corvale"})
     assert not is_correct("A baker in Corvale.", {"job": "potter", "town": "Corvale"})
+    assert is_correct("A baker in Corvale.", {"town": "Corvale", "job": None, "pet": None})
 
 
 def test_tone_is_judged_by_the_opener():
