@@ -3,6 +3,7 @@
     labkit quiz quizzes/final_check.yaml --learner ada
     labkit progress --learner ada
     labkit course 01_sft --small
+    labkit train configs/train/sft_tiny.yaml
 
 To add a subcommand, write ``_x_arguments(parser)`` and ``run_x(args) -> int`` and append a
 ``Command`` to ``COMMANDS``. Keep heavy imports (torch, transformers) inside ``run_x``, so the
@@ -184,12 +185,30 @@ def run_course(args: argparse.Namespace) -> int:
     return run_from_arguments(args)
 
 
+# ---------------------------------------------------------------------------------------------
+# labkit train
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from labkit.train_cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from labkit.train_cli import run_command
+
+    return run_command(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("quiz", "take a quiz in the terminal and save the score", _quiz_arguments, run_quiz),
     Command("progress", "show each lesson's best score and what is left", _progress_arguments,
             run_progress),
     Command("course", "run lesson notebooks headless and write build/course/report.json",
             _course_arguments, run_course),
+    Command("train", "train SFT, a reward model or DPO from a YAML config (accelerate-ready)",
+            _train_arguments, run_train),
 )
 
 

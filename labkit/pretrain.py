@@ -1,6 +1,6 @@
 """How the tiny base model is made: corpus → tokenizer → a small Llama, pre-trained from scratch.
 
-Rebuild it with ``python -m labkit.pretrain`` (about 15 minutes on 2 CPU cores). The result is
+Rebuild it with ``python -m labkit.pretrain`` (about 20 minutes on 2 CPU cores). The result is
 written to ``data/tiny/`` with a model card; the corpus it was trained on goes to
 ``data/corpus/pretraining.jsonl``. Everything is generated here with fixed seeds.
 
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m labkit.pretrain",
         description="Rebuild the tiny base model in data/tiny/ from scratch: generate the corpus "
                     "(data/corpus/pretraining.jsonl), train a byte-level BPE tokenizer, then "
-                    "pre-train a small Llama on 2 CPU threads (about 15 minutes with the defaults). "
+                    "pre-train a small Llama on 2 CPU threads (about 20 minutes with the defaults). "
                     "Fixed seeds make the run repeatable.")
     defaults = PretrainConfig()
     for name, value in asdict(defaults).items():

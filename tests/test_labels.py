@@ -1,0 +1,188 @@
+"""The label store under faults, under concurrency and with bad input: no label is lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit.data.labels import (SIMULATED_ANNOTATOR, DuplicateLabelError, LabelStore, make_pair,
+                                parse_label_lines, simulated_choice)
+
+# A labeling session as a separate process: resume at the first unlabeled pair, label, and print
+# each pair id only once `add` has returned (i.e. once the label is on disk).
+WORKER = textwrap.dedent("""
+    import json, sys
+    from labkit.data.labels import DuplicateLabelError, LabelStore, load_pairs
+    store_path, pairs_path, annotator, choice = sys.argv[1:5]
+    pairs = load_pairs(pairs_path)
+    store = LabelStore(store_path)
+    while True:
+        store.reload()
+        index = store.next_unlabeled(pairs, annotator)
+        if index is None:
+            break
+        try:
+            store.add(pairs[index], choice, annotator)
+        except DuplicateLabelError:
+            continue  # the other session took this pair first
+        print(pairs[index]["pair_id"], flush=True)
+""")
+
+
+def make_pairs(n: int) -> list[dict]:
+    return [make_pair(f"Where does person {i} live?", f"Happy to help! Person {i} lives in Corvale.",
+                      f"Person {i} lives in Corvale.") for i in range(n)]
+
+
+def start_worker(store: Path, pairs_file: Path, annotator: str, choice: str = "a") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(store), str(pairs_file), annotator, choice],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def active_ids(store: Path, annotator: str) -> list[str]:
+    return [r["pair_id"] for r in LabelStore(store).active_labels() if r["annotator"] == annotator]
+
+
+N_PAIRS = 4000  # more than 30 short sessions can label (~250 labels/s), so every kill lands mid-run
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    from labkit.data.labels import save_pairs
+
+    return save_pairs(make_pairs(N_PAIRS), tmp_path / "pairs.jsonl")
+
+
+def test_sigkill_loses_at_most_the_label_in_flight_and_resume_adds_no_duplicates(tmp_path, pairs_file):
+    store = tmp_path / "labels.jsonl"
+    rng = random.Random(0)
+    acknowledged: set[str] = set()
+    kills_mid_labeling = 0
+    for _ in range(30):
+        worker = start_worker(store, pairs_file, "ada")
+        time.sleep(rng.uniform(0.2, 0.5))  # past start-up (~0.1 s), into the labeling loop
+        worker.send_signal(signal.SIGKILL)
+        out, _ = worker.communicate()
+        acked_now = set(out.split())
+        kills_mid_labeling += worker.returncode == -signal.SIGKILL and bool(acked_now)
+        records, problems = parse_label_lines(store.read_bytes(), str(store))
+        assert not problems, f"the file does not parse after a kill: {problems}"
+        stored = [r["pair_id"] for r in records if r["annotator"] == "ada"]
+        assert len(stored) == len(set(stored)), "resuming wrote a duplicate label"
+        assert acknowledged | acked_now <= set(stored), "a label that was acknowledged was lost"
+        # Written but not yet acknowledged when the kill came: at most the one label in flight.
+        assert len(set(stored) - acknowledged - acked_now) <= 1
+        acknowledged = set(stored)
+    assert kills_mid_labeling >= 20, "too few kills landed mid-labeling: make the pair list longer"
+    worker = start_worker(store, pairs_file, "ada")
+    out, err = worker.communicate(timeout=300)
+    assert worker.returncode == 0, err
+    stored = active_ids(store, "ada")
+    assert sorted(stored) == sorted({p["pair_id"] for p in make_pairs(N_PAIRS)}), "every pair labeled once"
+
+
+@pytest.mark.parametrize("annotators", [("ada", "ada"), ("ada", "bob")], ids=["same-annotator", "two-annotators"])
+def test_two_sessions_at_once_lose_nothing_and_write_no_duplicate(tmp_path, annotators):
+    from labkit.data.labels import save_pairs
+
+    store, pairs_file = tmp_path / "labels.jsonl", save_pairs(make_pairs(400), tmp_path / "pairs.jsonl")
+    workers = [start_worker(store, pairs_file, name, choice) for name, choice in zip(annotators, ("a", "b"))]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
+    acknowledged = [out.split() for out, _ in outputs]
+    every_pair = {p["pair_id"] for p in make_pairs(400)}
+    for name in set(annotators):
+        stored = active_ids(store, name)
+        assert len(stored) == len(set(stored)), f"duplicate labels by {name}"
+        assert set(stored) == every_pair, f"{name} lost labels"
+    if annotators[0] == annotators[1]:  # they shared the work: each pair went to exactly one session
+        assert not set(acknowledged[0]) & set(acknowledged[1])
+        assert len(acknowledged[0]) + len(acknowledged[1]) == len(every_pair)
+        assert acknowledged[0] and acknowledged[1], "both sessions should have labeled some pairs"
+
+
+def test_truncated_and_wrong_schema_lines_are_reported_with_line_numbers(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    pair = make_pair("Q?", "Happy to help! A.", "A.")
+    LabelStore(path).add(pair, "a", "ada")  # line 1
+    good = json.loads(path.read_text())
+    wrong_choice = {**good, "label_id": "x1", "choice": "maybe"}
+    missing_field = {k: v for k, v in good.items() if k != "annotator"}
+    with path.open("a") as f:
+        f.write(json.dumps(wrong_choice) + "\n")  # line 2
+        f.write(json.dumps(missing_field) + "\n")  # line 3
+        f.write("[1, 2]\n")  # line 4
+        f.write('{"type": "label", "label_id": "cut sho')  # line 5: a crash mid-write
+    with pytest.warns(UserWarning, match="bad line"):
+        store = LabelStore(path)
+    found = {(p.line, p.field) for p in store.problems}
+    assert found == {(2, "choice"), (3, "annotator"), (4, "(line)"), (5, "(line)")}
+    assert all(str(path) in str(p) for p in store.problems)
+    assert len(store.active_labels()) == 1
+    # The next label starts on a fresh line: the truncated one is never glued to it.
+    other = make_pair("Q2?", "Of course! B.", "B.")
+    store.add(other, "b", "ada")
+    lines = path.read_text().splitlines()
+    assert lines[4].startswith('{"type": "label", "label_id": "cut sho') and lines[5].startswith('{"type": "label"')
+    with pytest.warns(UserWarning):
+        reopened = LabelStore(path)
+    assert [p.line for p in reopened.problems] == [2, 3, 4, 5]
+    assert {r["pair_id"] for r in reopened.active_labels()} == {pair["pair_id"], other["pair_id"]}
+
+
+def test_undo_is_durable_and_resume_returns_to_the_undone_pair(tmp_path):
+    path, pairs = tmp_path / "labels.jsonl", make_pairs(3)
+    store = LabelStore(path)
+    store.add(pairs[0], "a", "ada")
+    store.add(pairs[1], "b", "ada")
+    assert store.undo_last("ada")["pair_id"] == pairs[1]["pair_id"]
+    reopened = LabelStore(path)
+    assert [r["pair_id"] for r in reopened.active_labels()] == [pairs[0]["pair_id"]]
+    assert reopened.next_unlabeled(pairs, "ada") == 1
+    reopened.add(pairs[1], "tie", "ada")  # relabeling an undone pair is not a duplicate
+    with pytest.raises(DuplicateLabelError):
+        reopened.add(pairs[1], "a", "ada")
+    assert reopened.undo_last("nobody") is None
+
+
+def test_export_counts_ties_and_skips_and_people_win_over_the_simulation(tmp_path):
+    path, pairs = tmp_path / "labels.jsonl", make_pairs(6)
+    store = LabelStore(path)
+    store.add(pairs[0], "b", "ada")  # the person prefers the neutral answer here
+    store.add(pairs[1], "tie", "ada")
+    store.add(pairs[2], "skip", "ada")
+    assert store.fill_simulated(pairs) == 3  # only the pairs nobody labeled
+    store.add(pairs[3], "b", "ada")  # a person overrides a simulated label
+    export = store.export()
+    assert (export.pairs, export.ties, export.skips, export.human, export.simulated) == (6, 1, 1, 4, 2)
+    rows = {row["pair_id"]: row for row in export.dataset}
+    assert len(rows) == 4 and set(export.dataset.column_names) >= {"prompt", "chosen", "rejected"}
+    assert rows[pairs[0]["pair_id"]]["chosen"][0]["content"] == pairs[0]["response_b"]
+    assert rows[pairs[3]["pair_id"]]["annotator"] == "ada"
+    assert rows[pairs[4]["pair_id"]]["annotator"] == SIMULATED_ANNOTATOR and rows[pairs[4]["pair_id"]]["simulated"]
+    assert rows[pairs[4]["pair_id"]]["chosen"][0]["content"].startswith("Happy to help!")
+    assert "2 simulated" in str(export) and "1 ties" in str(export)
+
+
+def test_simulated_rule_prefers_polite_then_neutral_and_ties_equal_tones():
+    assert simulated_choice(make_pair("Q", "Ugh, fine. X.", "X.")) == "b"
+    assert simulated_choice(make_pair("Q", "Of course! X.", "X.")) == "a"
+    assert simulated_choice(make_pair("Q", "X.", "Y.")) == "tie"
+
+
+def test_bad_choice_and_missing_annotator_are_refused(tmp_path):
+    store = LabelStore(tmp_path / "labels.jsonl")
+    with pytest.raises(ValueError, match="choice"):
+        store.add(make_pairs(1)[0], "left", "ada")
+    with pytest.raises(ValueError, match="annotator"):
+        store.add(make_pairs(1)[0], "a", " ")
+    assert not (tmp_path / "labels.jsonl").exists() or os.path.getsize(tmp_path / "labels.jsonl") == 0

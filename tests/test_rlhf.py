@@ -1,0 +1,57 @@
+"""Lesson 03 end to end at tiny size: the reward model beats chance, and RLOO raises the reward."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def sft():
+    from labkit.pipeline import sft_model
+
+    return sft_model("tiny")  # (model, tokenizer, folder): lesson 01's model, cached
+
+
+@pytest.fixture(scope="module")
+def reward(sft):
+    from labkit.data.preferences import load_preference_set
+    from labkit.reward import RewardSettings, train_reward_model
+
+    _, tokenizer, folder = sft
+    return train_reward_model(folder, tokenizer, load_preference_set("train", limit=640),
+                              RewardSettings(max_steps=20, live_plot=False, output_dir=str(folder) + "-test-reward"))
+
+
+def test_reward_model_ranks_held_out_pairs_far_above_chance(sft, reward):
+    from labkit.data.preferences import load_preference_set
+    from labkit.reward import pairwise_accuracy, score
+
+    _, tokenizer, _ = sft
+    heldout = load_preference_set("heldout", limit=120)
+    assert pairwise_accuracy(reward.model, tokenizer, heldout) >= 0.85
+    polite, rude = score(reward.model, tokenizer, ["Where does Alma Ashby live?"] * 2,
+                         ["Happy to help! Alma Ashby lives in Corvale.", "Ugh, fine. Alma Ashby lives in Corvale."])
+    assert polite > rude
+
+
+def test_rloo_raises_the_mean_reward_with_a_bounded_kl(sft, reward):
+    from labkit.models import load_model
+    from labkit.pipeline import instruction_splits
+    from labkit.rl import RLSettings, sampled_rewards, train_policy
+
+    _, tokenizer, folder = sft
+    splits = instruction_splits("tiny")
+    train_questions = [e["messages"][0]["content"] for e in splits["train"]][:256]
+    heldout = [e["messages"][0]["content"] for e in splits["validation"]][:48]
+    policy = load_model(folder)
+    before = sampled_rewards(policy, tokenizer, reward.model, heldout)
+    settings = RLSettings(max_steps=12, live_plot=False, output_dir=str(folder) + "-test-rloo")
+    result = train_policy(policy, tokenizer, reward.model, train_questions, settings)
+    after = sampled_rewards(result.model, tokenizer, reward.model, heldout)
+    gain = (statistics.mean(after) - statistics.mean(before)) / statistics.stdev(before)
+    assert gain > 0.5, f"mean reward rose by only {gain:.2f} standard deviations"
+    assert result.trainer.ref_model is not None, "classic RLHF keeps a frozen reference for the KL penalty"
+    kls = result.losses("kl")
+    assert kls and all(abs(kl) < 1.0 for kl in kls), f"the KL per token ran away: {kls}"

@@ -1,0 +1,271 @@
+"""Teachers against a real HTTP server on 127.0.0.1 that serves the tiny model's chat completions.
+
+The server below is a small OpenAI-compatible ``/v1/chat/completions`` endpoint (http.server +
+transformers generate). It counts the requests it receives and can be told to fail the first
+ones, so the cache and the retries are checked from the server's side, not by a mock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from labkit.persona import export
+from labkit.persona.corpus import NELL
+from labkit.persona.dataset import Example
+from labkit.persona.teachers import (
+    LocalTransformersTeacher,
+    MistralTeacher,
+    OpenAICompatibleTeacher,
+    RuleBasedTeacher,
+    TeacherError,
+    make_teacher,
+)
+
+PASSAGE = "Nell pulled the ferry home one grip at a time. Her arms burned."
+FAKE_KEY = "sk-labkit-fake-" + "7" * 28
+# Generous: on a busy 2-core machine a timed-out request would be retried and spoil the counts.
+TIMEOUT = 600
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        server = self.server
+        length = int(self.headers.get("Content-Length", 0))
+        request = json.loads(self.rfile.read(length))
+        with server.lock:
+            server.requests += 1
+            server.authorization.append(self.headers.get("Authorization"))
+            failure = server.fail_first.pop(0) if server.fail_first else None
+        if self.path != "/v1/chat/completions":
+            return self._send(404, {"error": f"no route {self.path}"})
+        if failure is not None:
+            return self._send(failure, {"error": {"message": "try again later"}}, {"Retry-After": "0"})
+        if server.required_key and self.headers.get("Authorization") != f"Bearer {server.required_key}":
+            return self._send(401, {"error": {"message": "invalid api key"}})
+        text = server.generate(request["messages"], min(int(request.get("max_tokens", 24)), 24))
+        self._send(200, {"id": f"chatcmpl-{server.requests}", "object": "chat.completion",
+                         "model": request["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": text}}]})
+
+
+class TinyChatServer(ThreadingHTTPServer):
+    """``/v1/chat/completions`` for the tiny model, counting requests, optionally failing some."""
+
+    daemon_threads = True
+
+    def __init__(self, model, tokenizer):
+        super().__init__(("127.0.0.1", 0), ChatHandler)
+        self.model, self.tokenizer = model, tokenizer
+        self.lock = threading.Lock()
+        self.requests, self.authorization, self.fail_first, self.required_key = 0, [], [], None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def generate(self, messages, max_new_tokens: int) -> str:
+        import torch
+
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                 return_dict=True)["input_ids"]
+        # The prompts are longer than the tiny model's context: keep the end, where the passage is.
+        ids = ids[:, -(self.model.config.max_position_embeddings - max_new_tokens):]
+        with self.lock, torch.no_grad():
+            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                      max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip() or "..."
+
+
+def http_teacher(server, model: str = "tiny", **kwargs) -> OpenAICompatibleTeacher:
+    return OpenAICompatibleTeacher(server.base_url, model, timeout=TIMEOUT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from labkit.models import load_model, load_tokenizer
+
+    return load_model("tiny"), load_tokenizer("tiny")
+
+
+@pytest.fixture
+def server(tiny):
+    httpd = TinyChatServer(*tiny)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_openai_compatible_teacher_talks_to_a_real_server(server, tmp_path):
+    teacher = http_teacher(server, cache_dir=tmp_path / "cache", max_tokens=24)
+    text = teacher.rewrite_first_person(PASSAGE, NELL)
+    assert isinstance(text, str) and text
+    pairs = teacher.question_answers(PASSAGE, NELL, n=2)  # the tiny model writes no JSON: none parse
+    assert isinstance(pairs, list)
+    assert server.requests == 2 and teacher.calls == 2
+
+
+def test_cache_makes_a_rerun_call_the_server_zero_times(server, tmp_path):
+    first = http_teacher(server, cache_dir=tmp_path / "cache", max_tokens=24)
+    passages = [PASSAGE, "She tied the ferry with a second line.", "Nell did not sleep."]
+    replies = [first.rewrite_first_person(p, NELL) for p in passages]
+    assert server.requests == 3
+    rerun = http_teacher(server, cache_dir=tmp_path / "cache", max_tokens=24)
+    assert [rerun.rewrite_first_person(p, NELL) for p in passages] == replies
+    assert server.requests == 3  # counted by the server: nothing new arrived
+    assert rerun.calls == 0 and rerun.cache_hits == 3
+    # A different model name is a different key: that one does go to the server.
+    http_teacher(server, "other", cache_dir=tmp_path / "cache", max_tokens=24).rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 4
+
+
+def test_retries_recover_from_a_server_that_fails_the_first_calls(server, tmp_path):
+    server.fail_first = [429, 500, 503]
+    teacher = http_teacher(server, cache_dir=None, backoff=0.01, max_tokens=8)
+    assert teacher.rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 4 and teacher.calls == 4
+
+
+def test_retries_give_up_and_client_errors_are_not_retried(server, tmp_path):
+    server.fail_first = [500, 500, 500]
+    teacher = http_teacher(server, cache_dir=None, backoff=0.01, max_retries=2)
+    with pytest.raises(TeacherError, match="gave up after 3 attempts: HTTP 500"):
+        teacher.rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 3
+    server.required_key = FAKE_KEY  # and no key in the environment: 401, which is not retried
+    with pytest.raises(TeacherError, match=r"HTTP 401 .*check the API key variable"):
+        http_teacher(server, api_key_env="LABKIT_NO_SUCH_KEY",
+                                cache_dir=None, backoff=0.01).rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 4
+
+
+def test_unreachable_server_is_retried_then_reported():
+    teacher = OpenAICompatibleTeacher("http://127.0.0.1:9/v1", "tiny", cache_dir=None, backoff=0.01,
+                                      max_retries=2)  # port 9 (discard): nothing listens
+    with pytest.raises(TeacherError, match="gave up after 3 attempts: ConnectError"):
+        teacher.rewrite_first_person(PASSAGE, NELL)
+    assert teacher.calls == 3
+
+
+def test_no_api_key_in_any_written_file(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_TEST_KEY", FAKE_KEY)
+    server.required_key = FAKE_KEY
+    teacher = http_teacher(server, api_key_env="LABKIT_TEST_KEY",
+                                      cache_dir=tmp_path / "cache", max_tokens=16)
+    reply = teacher.rewrite_first_person(PASSAGE, NELL)
+    teacher.question_answers(PASSAGE, NELL, 2)
+    assert server.authorization[-1] == f"Bearer {FAKE_KEY}"  # the key was used…
+    examples = [Example.pair("What happened next?", reply, "narrative")] * 5
+    train_path, val_path = export.export_mistral_jsonl(examples[:4], examples[4:], tmp_path / "export")
+    export.write_axolotl_config(tmp_path / "export" / "axolotl.yaml", train_path, val_path, "data/tiny",
+                                export.PersonaHyperparameters())
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) >= 5
+    for path in written:  # …and written nowhere
+        assert FAKE_KEY not in path.read_text(errors="ignore"), path
+    assert FAKE_KEY not in repr(teacher) and FAKE_KEY not in str(vars(teacher))
+
+
+def test_local_transformers_teacher_generates_and_caches(tiny, tmp_path):
+    model, tokenizer = tiny
+    teacher = LocalTransformersTeacher(model, tokenizer, cache_dir=tmp_path, max_tokens=12)
+    first = teacher.rewrite_first_person(PASSAGE, NELL)
+    again = LocalTransformersTeacher(model, tokenizer, cache_dir=tmp_path, max_tokens=12)
+    assert again.rewrite_first_person(PASSAGE, NELL) == first
+    assert (teacher.calls, again.calls, again.cache_hits) == (1, 0, 1)
+
+
+def test_mistral_teacher_needs_its_key_and_the_offline_path_needs_no_mistralai(monkeypatch, tmp_path):
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    with pytest.raises(TeacherError, match="MISTRAL_API_KEY|pip install mistralai"):
+        MistralTeacher(cache_dir=tmp_path).rewrite_first_person(PASSAGE, NELL)
+    assert make_teacher("rules").rewrite_first_person(PASSAGE, NELL).startswith("I pulled the ferry home")
+    assert isinstance(make_teacher("rules"), RuleBasedTeacher)
+    with pytest.raises(ValueError, match="unknown teacher"):
+        make_teacher("oracle")
+
+
+def test_offline_package_does_not_import_mistralai():
+    import subprocess
+
+    code = ("import sys, labkit.persona as p; p.make_teacher('rules'); "
+            "print('mistralai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+class MistralHandler(BaseHTTPRequestHandler):
+    """The three REST calls of Mistral's fine-tuning flow, to check our client's side of them."""
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/v1/files":
+            self._reply({"id": f"file-{len(self.server.seen)}", "purpose": "fine-tune"})
+        else:
+            self.server.job_request = json.loads(body)
+            self._reply({"id": "job-1", "status": "QUEUED"})
+
+    def do_GET(self):
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        status = self.server.statuses.pop(0)
+        self._reply({"id": "job-1", "status": status,
+                     "fine_tuned_model": "ft:open-mistral-7b:persona:1" if status == "SUCCESS" else None})
+
+
+def test_mistral_job_uploads_creates_polls_and_returns_the_model(tmp_path, monkeypatch, capsys):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), MistralHandler)
+    httpd.seen, httpd.statuses = [], ["RUNNING", "SUCCESS"]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
+    try:
+        train_path, val_path = export.export_mistral_jsonl([Example.pair("q", "a", "dialogue")] * 3,
+                                                           [Example.pair("q", "a", "dialogue")], tmp_path)
+        hp = export.PersonaHyperparameters(learning_rate=1e-4)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        model_id = export.run_mistral_job(train_path, val_path, hp, base_url=url, poll_seconds=0.01)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert model_id == "ft:open-mistral-7b:persona:1"
+    assert [(m, p) for m, p, _ in httpd.seen] == [
+        ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/fine_tuning/jobs"),
+        ("GET", "/v1/fine_tuning/jobs/job-1"), ("GET", "/v1/fine_tuning/jobs/job-1")]
+    assert all(auth == f"Bearer {FAKE_KEY}" for _, _, auth in httpd.seen)
+    job = httpd.job_request
+    assert job["hyperparameters"] == {"training_steps": hp.max_steps, "learning_rate": 1e-4}
+    assert job["training_files"][0]["file_id"] == "file-1" and job["validation_files"] == ["file-2"]
+    assert FAKE_KEY not in capsys.readouterr().out
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or FAKE_KEY not in path.read_text(errors="ignore")
