@@ -131,7 +131,7 @@ def preference_accuracy(model, tokenizer, pairs, beta: float) -> tuple[float, fl
 
 
 def parameters_in_memory(*objects) -> int:
-    """Numbers held by the given models' parameters and buffers, each storage counted once.
+    """Numbers held by the given models' parameters (the weights), each storage counted once.
 
     >>> import torch
     >>> layer = torch.nn.Linear(2, 2)
@@ -142,7 +142,7 @@ def parameters_in_memory(*objects) -> int:
     for obj in objects:
         if obj is None:
             continue
-        for tensor in [*obj.parameters(), *obj.buffers()]:
+        for tensor in obj.parameters():  # buffers (e.g. rotary frequencies) are not weights
             key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tensor.numel())
             if key not in seen:
                 seen.add(key)
