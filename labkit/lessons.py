@@ -84,6 +84,15 @@ LESSONS: tuple[Lesson, ...] = (
         test_parameters={"max_steps": 60, "n_eval": 48},
     ),
     Lesson(
+        "06", "persona",
+        "a persona dataset from a novel: dialogue extraction, narrative → first person, synthetic QA; "
+        "Mistral JSONL; exports",
+        "chat with the persona", "persona score before → after",
+        metrics=("extraction_precision", "extraction_recall", "examples_by_strategy",
+                 "persona_score_before", "persona_score_after"),
+        test_parameters={"train_steps": 20, "n_probe": 8},
+    ),
+    Lesson(
         "07", "final_check",
         "the six-question check over the whole course",
         "quiz", "score",
