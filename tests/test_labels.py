@@ -52,7 +52,7 @@ def active_ids(store: Path, annotator: str) -> list[str]:
     return [r["pair_id"] for r in LabelStore(store).active_labels() if r["annotator"] == annotator]
 
 
-N_PAIRS = 4000  # more than 30 short sessions can label (~250 labels/s), so every kill lands mid-run
+N_PAIRS = 4000  # more than 30 short sessions can label (~250 labels/s), so no session finishes the list
 
 
 @pytest.fixture
@@ -69,10 +69,13 @@ def test_sigkill_loses_at_most_the_label_in_flight_and_resume_adds_no_duplicates
     kills_mid_labeling = 0
     for _ in range(30):
         worker = start_worker(store, pairs_file, "ada")
-        time.sleep(rng.uniform(0.2, 0.5))  # past start-up (~0.1 s), into the labeling loop
+        # Wait for the first acknowledged label, so the kill lands inside the labeling loop however
+        # slow start-up is on a busy machine, then kill at a random moment a little later.
+        first = worker.stdout.readline()
+        time.sleep(rng.uniform(0.0, 0.3))
         worker.send_signal(signal.SIGKILL)
         out, _ = worker.communicate()
-        acked_now = set(out.split())
+        acked_now = set((first + out).split())
         kills_mid_labeling += worker.returncode == -signal.SIGKILL and bool(acked_now)
         records, problems = parse_label_lines(store.read_bytes(), str(store))
         assert not problems, f"the file does not parse after a kill: {problems}"
