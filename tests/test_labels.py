@@ -20,11 +20,15 @@ from labkit.data.labels import (SIMULATED_ANNOTATOR, DuplicateLabelError, LabelS
 # A labeling session as a separate process: resume at the first unlabeled pair, label, and print
 # each pair id only once `add` has returned (i.e. once the label is on disk).
 WORKER = textwrap.dedent("""
-    import json, sys
+    import json, os, sys, time
     from labkit.data.labels import DuplicateLabelError, LabelStore, load_pairs
-    store_path, pairs_path, annotator, choice = sys.argv[1:5]
+    store_path, pairs_path, annotator, choice, start_gate = sys.argv[1:6]
     pairs = load_pairs(pairs_path)
     store = LabelStore(store_path)
+    if start_gate:  # say we are ready, then wait for the gate to open, so sessions really overlap
+        open(f"{start_gate}.ready-{os.getpid()}", "w").close()
+        while not os.path.exists(start_gate):
+            time.sleep(0.001)
     while True:
         store.reload()
         index = store.next_unlabeled(pairs, annotator)
@@ -43,9 +47,19 @@ def make_pairs(n: int) -> list[dict]:
                       f"Person {i} lives in Corvale.") for i in range(n)]
 
 
-def start_worker(store: Path, pairs_file: Path, annotator: str, choice: str = "a") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(store), str(pairs_file), annotator, choice],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_worker(store: Path, pairs_file: Path, annotator: str, choice: str = "a",
+                 start_gate: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(store), str(pairs_file), annotator, choice,
+                             str(start_gate or "")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def open_gate_when_ready(gate: Path, workers: int, timeout: float = 120) -> None:
+    """Wait until every worker has loaded its libraries, then let them all start labeling at once."""
+    deadline = time.monotonic() + timeout
+    while len(list(gate.parent.glob(f"{gate.name}.ready-*"))) < workers:
+        assert time.monotonic() < deadline, "the labeling sessions did not start"
+        time.sleep(0.01)
+    gate.touch()
 
 
 def active_ids(store: Path, annotator: str) -> list[str]:
@@ -98,7 +112,9 @@ def test_two_sessions_at_once_lose_nothing_and_write_no_duplicate(tmp_path, anno
     from labkit.data.labels import save_pairs
 
     store, pairs_file = tmp_path / "labels.jsonl", save_pairs(make_pairs(400), tmp_path / "pairs.jsonl")
-    workers = [start_worker(store, pairs_file, name, choice) for name, choice in zip(annotators, ("a", "b"))]
+    gate = tmp_path / "go"
+    workers = [start_worker(store, pairs_file, name, choice, gate) for name, choice in zip(annotators, ("a", "b"))]
+    open_gate_when_ready(gate, len(workers))
     outputs = [w.communicate(timeout=180) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
     acknowledged = [out.split() for out, _ in outputs]

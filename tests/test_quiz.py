@@ -12,16 +12,19 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from labkit.cli import main
-from labkit.lessons import REPO_ROOT
+from labkit.lessons import LESSONS, REPO_ROOT
 from labkit.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
                              progress_path, record_attempt, write_json_atomic)
 from labkit.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, load_quiz,
                          parse_number)
 
 SHIPPED = sorted((REPO_ROOT / "quizzes").glob("*.yaml"))
+# Every lesson but the final check ends with a check of its own, on a bank named after it.
+LESSON_CHECKS = [lesson for lesson in LESSONS if lesson.key != "07_final_check"]
 
 
 @pytest.fixture(autouse=True)
@@ -44,9 +47,25 @@ def test_every_shipped_quiz_validates(path):
 
 
 def test_the_banks_the_course_promises_are_shipped():
-    assert {p.stem for p in SHIPPED} >= {"final_check", "00_start_here", "01_sft", "02_lora"}
-    for name in ("00_start_here", "01_sft", "02_lora"):
-        assert 3 <= len(load_quiz(name).questions) <= 5
+    assert {p.stem for p in SHIPPED} >= {"final_check"} | {lesson.key for lesson in LESSON_CHECKS}
+    for lesson in LESSON_CHECKS:
+        assert 3 <= len(load_quiz(lesson.key).questions) <= 6, f"{lesson.key}: a short check, not an exam"
+
+
+@pytest.mark.parametrize("lesson", LESSON_CHECKS, ids=lambda lesson: lesson.key)
+def test_every_lesson_ends_with_a_check_on_its_own_bank(lesson):
+    cells = nbformat.read(lesson.notebook, as_version=4).cells
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    check = code[-2]  # the last code cell records the metrics; the check comes just before it
+    assert "widget" in check.metadata.get("tags", []), f"{lesson.key}: the check cell must be tagged widget"
+    assert f'QuizWidget(load_quiz("{lesson.key}"), learner="you")' in check.source
+    assert cells[cells.index(check) - 1].source.startswith("## Check yourself")
+    problems = check_quiz(lesson.key)
+    assert not problems, "\n".join(map(str, problems))
+    quiz = load_quiz(lesson.key)
+    assert quiz.lesson == lesson.key
+    assert all(q.link.startswith(f"notebooks/{lesson.notebook.name}#") for q in quiz.questions), \
+        f"{lesson.key}: every question links to the section of this lesson that teaches it"
 
 
 def test_final_check_has_the_six_promised_questions():
