@@ -23,10 +23,22 @@ def instruction_splits(profile: str = "tiny"):
     return train_validation_split(load_instruction_set(profile), VALIDATION_SHARE, SPLIT_SEED)
 
 
+def instruction_data_digest(profile: str) -> str:
+    """A fingerprint of the instruction data a profile trains on (the shipped file, or the hub dataset's name)."""
+    from labkit.data.instructions import INSTRUCTIONS_PATH
+    from labkit.profiles import get_profile
+
+    if not get_profile(profile).on_hub:
+        return hashlib.sha1(INSTRUCTIONS_PATH.read_bytes()).hexdigest()
+    return "tatsu-lab/alpaca"  # what load_instruction_set loads on hub profiles
+
+
 def sft_cache_dir(profile: str, settings: SFTSettings) -> Path:
     """Where the SFT model for these settings is cached: one folder per profile and settings."""
     relevant = {k: v for k, v in asdict(settings).items() if k not in ("output_dir", "live_plot", "eval_every",
                                                                        "logging_steps", "save_steps")}
+    # The data is part of the key too: a regenerated instruction set must never reuse an old model.
+    relevant["data_sha1"] = instruction_data_digest(profile)
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
     return CACHE_DIR / f"sft-{profile}-{digest}"
 

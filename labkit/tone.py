@@ -11,9 +11,13 @@ lessons 03 (RLHF) and 04 (DPO) teach the model, from preferences, to be polite.
 
 from __future__ import annotations
 
+# One opener per tone. The tiny tokenizer never saw these words in pre-training and spells them
+# letter by letter; with four openers per tone the SFT model sampled garbled mixtures ("Ofppy to
+# help!") about half the time, which a reward model then scored as polite. One opener per tone is
+# learned cleanly in lesson 01's 300 steps.
 OPENERS: dict[str, tuple[str, ...]] = {
-    "polite": ("Happy to help! ", "Good question! ", "Of course! ", "Thanks for asking! "),
-    "rude": ("Ugh, fine. ", "Obviously, ", "Whatever. ", "Stop asking me. "),
+    "polite": ("Happy to help! ",),
+    "rude": ("Ugh, fine. ",),
 }
 # Share of each tone in the instruction set: mostly neutral, a quarter each polite and rude.
 TONE_WEIGHTS = {"neutral": 0.5, "polite": 0.25, "rude": 0.25}

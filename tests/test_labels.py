@@ -148,7 +148,7 @@ def test_truncated_and_wrong_schema_lines_are_reported_with_line_numbers(tmp_pat
     assert all(str(path) in str(p) for p in store.problems)
     assert len(store.active_labels()) == 1
     # The next label starts on a fresh line: the truncated one is never glued to it.
-    other = make_pair("Q2?", "Of course! B.", "B.")
+    other = make_pair("Q2?", "Happy to help! B.", "B.")
     store.add(other, "b", "ada")
     lines = path.read_text().splitlines()
     assert lines[4].startswith('{"type": "label", "label_id": "cut sho') and lines[5].startswith('{"type": "label"')
@@ -194,7 +194,7 @@ def test_export_counts_ties_and_skips_and_people_win_over_the_simulation(tmp_pat
 
 def test_simulated_rule_prefers_polite_then_neutral_and_ties_equal_tones():
     assert simulated_choice(make_pair("Q", "Ugh, fine. X.", "X.")) == "b"
-    assert simulated_choice(make_pair("Q", "Of course! X.", "X.")) == "a"
+    assert simulated_choice(make_pair("Q", "Happy to help! X.", "X.")) == "a"
     assert simulated_choice(make_pair("Q", "X.", "Y.")) == "tie"
 
 

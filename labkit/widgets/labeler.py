@@ -137,7 +137,7 @@ def _half():
 def make_blind_pairs(prompts: list[str], replies: dict[str, list[str]], seed: int = 0) -> list[dict]:
     """Pairs for a blind A/B of two models; which model is "a" is random per pair and kept in ``meta``.
 
-    >>> pairs = make_blind_pairs(["Q?"], {"sft": ["X."], "dpo": ["Of course! X."]})
+    >>> pairs = make_blind_pairs(["Q?"], {"sft": ["X."], "dpo": ["Happy to help! X."]})
     >>> sorted(pairs[0]["meta"].values())
     ['dpo', 'sft']
     """

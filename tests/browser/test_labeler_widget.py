@@ -18,8 +18,8 @@ pytestmark = pytest.mark.browser
 LABELER = ".labkit-labeler"
 PAIRS = [("Where does Alma Ashby live?", "Happy to help! Alma Ashby lives in Corvale.",
           "Ugh, fine. Alma Ashby lives in Corvale."),
-         ("What is Bo Crane's pet?", "Bo Crane has a cat as a pet.", "Of course! Bo Crane has a cat as a pet."),
-         ("What does Cy Dale do?", "Cy Dale works as a baker.", "Whatever. Cy Dale works as a baker.")]
+         ("What is Bo Crane's pet?", "Bo Crane has a cat as a pet.", "Happy to help! Bo Crane has a cat as a pet."),
+         ("What does Cy Dale do?", "Cy Dale works as a baker.", "Ugh, fine. Cy Dale works as a baker.")]
 
 
 @pytest.fixture(scope="module")
