@@ -12,6 +12,7 @@ import yaml
 
 from labkit.persona import corpus, dataset, export, extract, rewrite, synth, voice
 from labkit.persona.corpus import CAST, HE, NELL, Character, load_novella
+from labkit.data.validate import DatasetValidationError, raise_for_problems
 from labkit.persona.dataset import Example
 from labkit.persona.rewrite import to_first_person
 
@@ -231,14 +232,30 @@ def test_validator_reports_every_bad_line_with_its_number(tmp_path, tiny_tokeniz
     errors = dataset.validate_jsonl(path, tiny_tokenizer, max_tokens=256)
     assert sorted({e.line for e in errors}) == [2, 3, 4, 5, 6, 7, 8, 9]
     by_line = {e.line: str(e) for e in errors}
-    assert by_line[3].endswith("the last message must be from the assistant")
-    assert "messages[1].role: expected 'assistant'" in by_line[4]
-    assert "tokens, more than the limit of 256" in by_line[9]
+    assert by_line[3].endswith("the last turn must be the assistant's (that is what is learned)")
+    assert "turns must alternate user, assistant" in by_line[4]
+    assert "unknown role 'bot'" in by_line[5]
+    assert "messages[1].content: missing or empty" in by_line[6]
+    assert "a system turn may only come first" in by_line[7]
+    assert "expected the messages format" in by_line[8]
+    assert "longer than the model's context of 256" in by_line[9]
     assert by_line[2].startswith(f"{path}:2: ")
-    with pytest.raises(dataset.DatasetFormatError) as raised:
-        dataset.raise_for_errors(errors)
+    with pytest.raises(DatasetValidationError) as raised:
+        raise_for_problems(errors)
     assert "8 bad line(s)" in str(raised.value) and f"{path}:9:" in str(raised.value)
 
+
+
+def test_mistral_files_may_not_hold_blank_lines_or_other_formats(tmp_path):
+    """The course's validator is shared; the persona export holds it to the Mistral API's stricter rules."""
+    from labkit.data.validate import validate_jsonl as validate_any_format
+
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"prompt": "Q", "completion": "A"}) + "\n\n")
+    assert validate_any_format(path)  # fine as SFT data in the prompt/completion format
+    problems = dataset.validate_jsonl(path)
+    assert [(p.line, p.field) for p in problems] == [(1, "(line)"), (2, "(line)")]
+    assert "messages format" in problems[0].message and "blank line" in problems[1].message
 
 def test_statistics_count_strategies_tokens_and_voice(tiny_tokenizer):
     examples = [Example.pair("Where?", "I reckon by the willows, friend.", "dialogue"),
@@ -276,7 +293,7 @@ def test_axolotl_yaml_names_the_same_data_and_hyperparameters(tmp_path):
 
 def test_export_refuses_bad_examples_naming_the_file(tmp_path):
     bad = Example([{"role": "user", "content": "only a question"}], "dialogue")
-    with pytest.raises(dataset.DatasetFormatError, match=r"validation\.jsonl:1:"):
+    with pytest.raises(DatasetValidationError, match=r"validation\.jsonl:1:"):
         export.export_mistral_jsonl([Example.pair("q", "a", "dialogue")], [bad], tmp_path)
 
 

@@ -5,7 +5,7 @@ TRL's conversational preference format:
 
 >>> make_preference_pair({"messages": [{"role": "user", "content": "Where does Alma Ashby live?"},
 ...     {"role": "assistant", "content": "Alma Ashby lives in Corvale."}]}, random.Random(0))["chosen"]
-[{'role': 'assistant', 'content': 'Thanks for asking! Alma Ashby lives in Corvale.'}]
+[{'role': 'assistant', 'content': 'Happy to help! Alma Ashby lives in Corvale.'}]
 
 The prompts are the instruction set's questions, split the way every lesson splits them
 (``labkit.pipeline.instruction_splits``), so held-out pairs ask about held-out questions.

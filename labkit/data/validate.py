@@ -96,30 +96,63 @@ def check_record(record, max_tokens: int | None = None, tokenizer=None) -> list[
     return problems
 
 
-def validate_jsonl(path, max_tokens: int | None = None, tokenizer=None) -> list[dict]:
+def find_problems(path, max_tokens: int | None = None, tokenizer=None, formats: tuple[str, ...] | None = None,
+                  blank_lines_ok: bool = True) -> tuple[list[dict], list[Problem]]:
+    """Check every line of a JSONL file; return (good records, every problem), raising nothing.
+
+    ``formats`` limits which of the three formats are accepted (e.g. ``("messages",)`` for a
+    Mistral fine-tuning file); ``blank_lines_ok=False`` reports blank lines, which some
+    fine-tuning APIs reject.
+    """
+    path = Path(path)
+    records, problems = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            if not blank_lines_ok:
+                problems.append(Problem(str(path), number, "(line)", "blank line; remove it"))
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(Problem(str(path), number, "(line)", f"invalid JSON: {error.msg} "
+                                                                 f"at column {error.colno}"))
+            continue
+        if formats and isinstance(record, dict) and _format_or_none(record) not in formats:
+            found = [("(line)", f"expected the {' or '.join(formats)} format, with fields "
+                                f"{', '.join(FORMAT_FIELDS[f] for f in formats)}")]
+        else:
+            found = check_record(record, max_tokens, tokenizer)
+        problems += [Problem(str(path), number, field, message) for field, message in found]
+        if not found:
+            records.append(record)
+    return records, problems
+
+
+def raise_for_problems(problems: list[Problem]) -> None:
+    """Raise one DatasetValidationError listing every problem (of one or several files), if any."""
+    if problems:
+        raise DatasetValidationError(", ".join(dict.fromkeys(p.path for p in problems)), problems)
+
+
+def validate_jsonl(path, max_tokens: int | None = None, tokenizer=None, formats: tuple[str, ...] | None = None,
+                   blank_lines_ok: bool = True) -> list[dict]:
     """Read and check a whole JSONL file; return its records, or raise listing every bad line.
 
     Checks: valid JSON; a known format; fields present and non-empty; known roles; turns that
     alternate and end with the assistant; and, given a tokenizer, length within ``max_tokens``.
     """
-    path = Path(path)
-    records, problems = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(Problem(str(path), number, "(line)", f"invalid JSON: {error.msg} "
-                                                                     f"at column {error.colno}"))
-                continue
-            found = check_record(record, max_tokens, tokenizer)
-            problems += [Problem(str(path), number, field, message) for field, message in found]
-            if not found:
-                records.append(record)
-    if problems:
-        raise DatasetValidationError(str(path), problems)
+    records, problems = find_problems(path, max_tokens, tokenizer, formats, blank_lines_ok)
+    raise_for_problems(problems)
     if not records:
         raise DatasetValidationError(str(path), [Problem(str(path), 0, "(file)", "no records")])
     return records
+
+
+FORMAT_FIELDS = {"messages": "messages", "alpaca": "instruction/input/output", "prompt_completion": "prompt/completion"}
+
+
+def _format_or_none(record: dict) -> str | None:
+    try:
+        return detect_format(record)
+    except ValueError:
+        return None

@@ -15,7 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLES = ("system", "user", "assistant")
+from labkit.data.validate import Problem, find_problems
+
 STRATEGIES = ("dialogue", "narrative", "synthetic")  # strategies A, B and C
 
 
@@ -91,85 +92,14 @@ def count_tokens(messages: list[dict], tokenizer) -> int:
     return len(ids)
 
 
-@dataclass(frozen=True)
-class LineError:
-    """One problem in a JSONL file: where (line, field) and what."""
+def validate_jsonl(path: str | Path, tokenizer=None, max_tokens: int | None = None) -> list[Problem]:
+    """Every problem in a Mistral fine-tuning file, each with its line and field; an empty list if valid.
 
-    path: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {self.message}"
-
-
-class DatasetFormatError(ValueError):
-    """A JSONL file broke the fine-tuning format; the message lists every bad line."""
-
-    def __init__(self, errors: list[LineError]):
-        self.errors = errors
-        lines = sorted({e.line for e in errors})
-        super().__init__(f"{len(lines)} bad line(s):\n" + "\n".join(str(e) for e in errors))
-
-
-def check_messages(record, tokenizer=None, max_tokens: int | None = None) -> list[tuple[str, str]]:
-    """Every (field, problem) in one record; an empty list means the record is valid."""
-    if not isinstance(record, dict):
-        return [("(line)", f"expected a JSON object, got {type(record).__name__}")]
-    messages = record.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return [("messages", "missing, or not a non-empty list")]
-    problems = []
-    expected = "user"
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            problems.append((where, "expected an object with role and content"))
-            continue
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
-            problems.append((f"{where}.role", f"must be one of {', '.join(ROLES)}, got {role!r}"))
-        elif role == "system":
-            if i != 0:
-                problems.append((f"{where}.role", "a system message may only come first"))
-        elif role != expected:
-            problems.append((f"{where}.role", f"expected {expected!r} (turns alternate, starting "
-                                              f"with the user), got {role!r}"))
-        if role in ("user", "assistant"):
-            expected = "assistant" if role == "user" else "user"
-        if not isinstance(content, str) or not content.strip():
-            problems.append((f"{where}.content", "must be a non-empty string"))
-    if isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
-        problems.append((f"messages[{len(messages) - 1}].role", "the last message must be from the assistant"))
-    if not problems and tokenizer is not None and max_tokens is not None:
-        n = count_tokens(messages, tokenizer)
-        if n > max_tokens:
-            problems.append(("messages", f"{n} tokens, more than the limit of {max_tokens}"))
-    return problems
-
-
-def validate_jsonl(path: str | Path, tokenizer=None, max_tokens: int | None = None) -> list[LineError]:
-    """Check every line of a fine-tuning file; return all problems, each with its line number.
-
-    Lengths are checked only when a tokenizer is given. Blank lines are errors: the API rejects them.
+    The course's one validator (``labkit.data.validate``), held to the Mistral rules: only the
+    ``messages`` format, and blank lines are errors (the API rejects them). Lengths are checked
+    only when a tokenizer is given.
     """
-    path = Path(path)
-    errors = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            errors.append(LineError(str(path), number, "(line)", f"not valid JSON: {error.msg}"))
-            continue
-        errors += [LineError(str(path), number, f, m) for f, m in check_messages(record, tokenizer, max_tokens)]
-    return errors
-
-
-def raise_for_errors(errors: list[LineError]) -> None:
-    """Raise one ``DatasetFormatError`` listing every problem, if there are any."""
-    if errors:
-        raise DatasetFormatError(errors)
+    return find_problems(path, max_tokens, tokenizer, formats=("messages",), blank_lines_ok=False)[1]
 
 
 def fit_to_length(examples: list[Example], tokenizer, max_tokens: int) -> tuple[list[Example], int]:

@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labkit.persona.dataset import Example, raise_for_errors, validate_jsonl, write_jsonl
+from labkit.data.validate import raise_for_problems
+from labkit.persona.dataset import Example, validate_jsonl, write_jsonl
 
 MISTRAL_API = "https://api.mistral.ai"
 MISTRAL_DONE = {"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"}
@@ -59,7 +60,7 @@ def export_mistral_jsonl(train: list[Example], validation: list[Example], direct
     """Write ``train.jsonl`` and ``validation.jsonl`` and validate both; raise listing every bad line."""
     directory = Path(directory)
     paths = write_jsonl(train, directory / "train.jsonl"), write_jsonl(validation, directory / "validation.jsonl")
-    raise_for_errors([e for p in paths for e in validate_jsonl(p, tokenizer, max_tokens)])
+    raise_for_problems([e for p in paths for e in validate_jsonl(p, tokenizer, max_tokens)])
     return paths
 
 
