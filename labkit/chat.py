@@ -4,7 +4,7 @@ and only the newly generated tokens decoded as the reply.
 >>> chat = Chat(model, tokenizer, system_prompt="You answer in one sentence.")  # doctest: +SKIP
 >>> chat.send("Where does Alma Ashby live?")  # doctest: +SKIP
 'Alma Ashby lives in Corvale.'
->>> chat.send("And what is her pet?")  # doctest: +SKIP   (the first turn is still in the prompt)
+>>> chat.send("And what is her pet?")  # the first turn is still in the prompt  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The YAML config of ``labkit train``: the run's own fields beside a trainer's settings, checked field by field.
 
->>> run, settings = load_config("configs/train/sft_tiny.yaml", ["max_steps=50"])  # doctest: +SKIP
+>>> from labkit.lessons import REPO_ROOT
+>>> run, settings = load_config(REPO_ROOT / "configs/train/sft_tiny.yaml", ["max_steps=50"])
 >>> settings.max_steps, run.output_dir
 (50, 'build/runs/sft-tiny')
 
@@ -131,7 +132,7 @@ def _unknown_key_error(key: str, where: str, known: list[str], trainer: str) -> 
 def build_config(values: dict, source: str = "config", lines: dict[str, int] | None = None):
     """Split a flat mapping into a ``TrainConfig`` and the trainer's settings, checking every field.
 
-    >>> run, settings = build_config({"trainer": "sft", "max_steps": 5})  # doctest: +SKIP
+    >>> run, settings = build_config({"trainer": "sft", "max_steps": 5})
     >>> settings.max_steps
     5
     """
