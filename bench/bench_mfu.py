@@ -1,12 +1,13 @@
 """Model FLOPs utilisation of labkit training: achieved model FLOP/s over the measured matmul peak, same dtype.
 
-    .venv/bin/python bench/bench_mfu.py [--steps 60] [--dtypes fp32 bf16] [--profile]
+    .venv/bin/python bench/bench_mfu.py [--steps 60] [--dtypes fp32 bf16] [--profile] [--threads 1 --clock cpu]
 
 In one run: (1) the peak, the best GFLOP/s of large square matmuls in fp32 and bf16; (2) lesson 01's
 SFT through labkit.train_sft in each dtype (bf16 means autocast); (3) model FLOPs = 6 × matmul
 parameters × tokens + attention (12·L·d·s per token), counted on the rows the model computes, padding
 included ("hardware MFU") and on real tokens only ("useful MFU"). Target: >= 35% of the peak.
-`--profile` also shows where a plain loop's step time goes (matmuls vs everything else).
+`--profile` also shows where a plain loop's step time goes (matmuls vs everything else). On a busy
+machine, `--threads 1 --clock cpu` measures both the peak and training in CPU time of one core.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 
 from benchlib import (
+    add_clock_arguments,
+    apply_threads,
     materialize_batches,
     matmul_parameters,
     matmul_peak,
@@ -22,6 +25,7 @@ from benchlib import (
     row_lengths,
     save_result,
     sft_settings,
+    timed_train_sft,
     training_flops,
     verdict,
 )
@@ -29,15 +33,16 @@ from benchlib import (
 TARGET_MFU = 0.35
 
 
-def labkit_run(steps: int, bf16: bool) -> dict:
+def labkit_run(steps: int, bf16: bool, clock: str) -> dict:
     """Train with labkit.train_sft and count the FLOPs of exactly the batches it trained on."""
     from labkit.models import load_model, load_tokenizer
     from labkit.pipeline import instruction_splits
-    from labkit.train import train_sft
 
     tokenizer = load_tokenizer("tiny")
     model = load_model("tiny")
-    result = train_sft(model, tokenizer, instruction_splits("tiny")["train"], None, sft_settings(steps, bf16=bf16))
+    result, timer = timed_train_sft(model, tokenizer, instruction_splits("tiny")["train"],
+                                    sft_settings(steps, bf16=bf16))
+    seconds = timer.seconds(clock)
     batches = materialize_batches(result.trainer, steps)
     non_pad = sum(int(b["attention_mask"].sum()) for b in batches)
     if non_pad != result.trainer.state.num_input_tokens_seen:  # the re-built batches must be the trained ones
@@ -47,9 +52,9 @@ def labkit_run(steps: int, bf16: bool) -> dict:
     flops = training_flops(model, lengths)
     useful_flops = training_flops(model, [int(b["attention_mask"][i].sum()) for b in batches
                                           for i in range(b["input_ids"].shape[0])])
-    return {"seconds": result.seconds, "non_pad_tokens": non_pad, "padded_tokens": sum(lengths),
-            "tokens_per_second": result.tokens_per_second, "model_tflop": flops / 1e12,
-            "achieved_gflops": flops / result.seconds / 1e9, "useful_gflops": useful_flops / result.seconds / 1e9,
+    return {"seconds": seconds, "non_pad_tokens": non_pad, "padded_tokens": sum(lengths),
+            "tokens_per_second": non_pad / seconds, "model_tflop": flops / 1e12,
+            "achieved_gflops": flops / seconds / 1e9, "useful_gflops": useful_flops / seconds / 1e9,
             "matmul_parameters": matmul_parameters(model), "batches": batches}
 
 
@@ -78,14 +83,16 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=60, help="training steps per dtype (default 60)")
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--profile", action="store_true", help="break a plain step's time down by operator")
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
-    info = print_header("MFU: labkit training vs the measured matmul peak")
+    apply_threads(args.threads)
+    info = print_header("MFU: labkit training vs the measured matmul peak", args.clock)
     results = {"machine": info, "steps": args.steps, "by_dtype": {}}
     for dtype in args.dtypes:
-        peak = matmul_peak(dtype)
+        peak = matmul_peak(dtype, args.clock)
         print(f"\n{dtype} matmul peak: {peak['best_gflops']:.0f} GFLOP/s "
               f"(by size: {', '.join(f'{n}: {g:.0f}' for n, g in peak['gflops_by_size'].items())})", flush=True)
-        run = labkit_run(args.steps, bf16=dtype == "bf16")
+        run = labkit_run(args.steps, dtype == "bf16", args.clock)
         batches = run.pop("batches")
         mfu = run["achieved_gflops"] / peak["best_gflops"]
         useful = run["useful_gflops"] / peak["best_gflops"]

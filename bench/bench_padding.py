@@ -1,6 +1,6 @@
 """Real (non-pad) tokens per second: naive padded batches vs packing, padding-free and length grouping.
 
-    .venv/bin/python bench/bench_padding.py [--steps 30]
+    .venv/bin/python bench/bench_padding.py [--steps 30] [--threads 1 --clock cpu]
 
 The length-skewed set: conversations made of 1 to 8 question/answer turns from the instruction set,
 most of them one turn (about 30 tokens) and a tenth of them 6–8 turns (150–250 tokens). A naive batch
@@ -29,7 +29,16 @@ from __future__ import annotations
 import argparse
 import random
 
-from benchlib import median, print_header, save_result, sft_settings, verdict
+from benchlib import (
+    add_clock_arguments,
+    apply_threads,
+    median,
+    print_header,
+    save_result,
+    sft_settings,
+    timed_train_sft,
+    verdict,
+)
 
 TARGET_SPEEDUP = 1.5
 MAX_LENGTH = 256
@@ -76,13 +85,13 @@ VARIANTS = {
 }
 
 
-def run_variant(name: str, dataset, tokenizer, steps: int) -> dict:
+def run_variant(name: str, dataset, tokenizer, steps: int, clock: str) -> dict:
     from labkit.models import load_model
-    from labkit.train import train_sft
 
     settings = sft_settings(steps, **{"max_length": MAX_LENGTH, **VARIANTS[name]})
-    result = train_sft(load_model("tiny"), tokenizer, dataset, None, settings)
-    return {"tokens_per_second": result.tokens_per_second, "seconds": result.seconds,
+    result, timer = timed_train_sft(load_model("tiny"), tokenizer, dataset, settings)
+    seconds = timer.seconds(clock)
+    return {"tokens_per_second": result.trainer.state.num_input_tokens_seen / seconds, "seconds": seconds,
             "real_tokens": result.trainer.state.num_input_tokens_seen,
             "real_tokens_per_step": result.trainer.state.num_input_tokens_seen / steps,
             "final_loss": result.losses()[-1], "peak_memory_mb": result.peak_memory_mb}
@@ -92,8 +101,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="training steps per variant (default 30)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
-    info = print_header("padding: naive vs packing / padding-free on a length-skewed set")
+    apply_threads(args.threads)
+    info = print_header("padding: naive vs packing / padding-free on a length-skewed set", args.clock)
 
     from labkit.models import load_tokenizer
 
@@ -104,7 +115,7 @@ def main(argv=None) -> int:
           f"median {lengths['median']}, p90 {lengths['p90']}, max {lengths['max']}", flush=True)
     runs = {}
     for name in args.variants:
-        runs[name] = run_variant(name, dataset, tokenizer, args.steps)
+        runs[name] = run_variant(name, dataset, tokenizer, args.steps, args.clock)
         r = runs[name]
         print(f"{name:>16}: {r['tokens_per_second']:8,.0f} real tokens/s · {r['real_tokens_per_step']:6,.0f} real "
               f"tokens/step · {r['seconds']:6.1f} s · peak +{r['peak_memory_mb']:.0f} MB", flush=True)

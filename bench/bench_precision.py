@@ -1,6 +1,6 @@
 """fp32 vs bf16 autocast for lesson 01's SFT on this CPU: throughput, and whether accuracy holds.
 
-    .venv/bin/python bench/bench_precision.py [--steps 300] [--n-eval 200]
+    .venv/bin/python bench/bench_precision.py [--steps 300] [--n-eval 200] [--threads 1 --clock cpu]
 
 Both runs are lesson 01's recipe through labkit.train_sft (the weights and AdamW state stay fp32; with
 bf16, autocast runs the matmuls in bf16). After training, both are scored the same way in fp32:
@@ -13,24 +13,31 @@ from __future__ import annotations
 
 import argparse
 
-from benchlib import print_header, save_result, sft_settings
+from benchlib import (
+    add_clock_arguments,
+    apply_threads,
+    print_header,
+    save_result,
+    sft_settings,
+    timed_train_sft,
+)
 
 ACCURACY_SLACK = 0.02
 
 
-def train_and_score(bf16: bool, steps: int, n_eval: int) -> dict:
+def train_and_score(bf16: bool, steps: int, n_eval: int, clock: str) -> dict:
     from labkit.evaluate import answer_accuracy, perplexity
     from labkit.models import load_model, load_tokenizer
     from labkit.pipeline import instruction_splits
-    from labkit.train import train_sft
 
     tokenizer = load_tokenizer("tiny")
     splits = instruction_splits("tiny")
-    result = train_sft(load_model("tiny"), tokenizer, splits["train"], None, sft_settings(steps, bf16=bf16))
+    result, timer = timed_train_sft(load_model("tiny"), tokenizer, splits["train"], sft_settings(steps, bf16=bf16))
+    seconds = timer.seconds(clock)
     model = result.model.float().eval()
     heldout = splits["validation"].select(range(min(n_eval, len(splits["validation"]))))
     accuracy, _ = answer_accuracy(model, tokenizer, heldout)
-    return {"tokens_per_second": result.tokens_per_second, "seconds": result.seconds,
+    return {"tokens_per_second": result.trainer.state.num_input_tokens_seen / seconds, "seconds": seconds,
             "final_train_loss": result.losses()[-1], "heldout_accuracy": accuracy,
             "val_perplexity": perplexity(model, tokenizer, heldout)}
 
@@ -39,11 +46,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=300, help="SFT steps (default: lesson 01's 300)")
     parser.add_argument("--n-eval", type=int, default=200, help="held-out questions scored (default 200)")
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
-    info = print_header("precision: fp32 vs bf16 autocast for SFT on the tiny model")
+    apply_threads(args.threads)
+    info = print_header("precision: fp32 vs bf16 autocast for SFT on the tiny model", args.clock)
     runs = {}
     for name in ("fp32", "bf16"):
-        runs[name] = train_and_score(name == "bf16", args.steps, args.n_eval)
+        runs[name] = train_and_score(name == "bf16", args.steps, args.n_eval, args.clock)
         r = runs[name]
         print(f"{name}: {r['tokens_per_second']:,.0f} tokens/s ({r['seconds']:.0f} s) · final train loss "
               f"{r['final_train_loss']:.3f} · held-out accuracy {r['heldout_accuracy']:.1%} · "

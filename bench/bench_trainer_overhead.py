@@ -1,14 +1,14 @@
 """labkit's SFT path (TRL's SFTTrainer via labkit.train_sft) against a hand-written PyTorch loop.
 
-    .venv/bin/python bench/bench_trainer_overhead.py [--steps 60] [--rounds 3] [--bf16]
+    .venv/bin/python bench/bench_trainer_overhead.py [--steps 60] [--rounds 3] [--bf16] [--threads 1 --clock cpu]
 
 Both train a fresh copy of the tiny model on the same batches (the Trainer's own: same tokens, masks,
 assistant-only labels, order), with the same batch size, sequence length, precision, optimizer (fused
 AdamW), schedule, clipping and number of steps. They run alternately, `--rounds` times each, so a
 change in the machine's load hits both; the medians and their ratio are printed. Target: >= 0.90.
-The Trainer's time is `trainer.train()` as labkit measures it (tokenizing the dataset happens before,
-in both cases); the plain loop's batches are built before its clock starts, so the ratio also charges
-labkit for its data loading.
+The Trainer's time is `trainer.train()` (tokenizing the dataset happens before, in both cases); the
+plain loop's batches are built before its clock starts, so the ratio also charges labkit for its data
+loading. On a busy machine, `--threads 1 --clock cpu` compares CPU time instead of elapsed time.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 
 from benchlib import (
+    add_clock_arguments,
+    apply_threads,
     materialize_batches,
     median,
     plain_training_loop,
     print_header,
     save_result,
     sft_settings,
+    timed_train_sft,
     verdict,
 )
 
@@ -30,10 +33,10 @@ TARGET_RATIO = 0.90
 
 def run_labkit(tokenizer, train_set, steps: int, batch_size: int, max_length: int, bf16: bool):
     from labkit.models import load_model
-    from labkit.train import train_sft
 
     settings = sft_settings(steps, batch_size=batch_size, max_length=max_length, bf16=bf16)
-    return train_sft(load_model("tiny"), tokenizer, train_set, None, settings), settings
+    result, clock = timed_train_sft(load_model("tiny"), tokenizer, train_set, settings)
+    return result, clock, settings
 
 
 def main(argv=None) -> int:
@@ -43,8 +46,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast in both (default fp32)")
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
-    info = print_header("trainer overhead: labkit SFT vs a plain PyTorch loop")
+    apply_threads(args.threads)
+    info = print_header("trainer overhead: labkit SFT vs a plain PyTorch loop", args.clock)
 
     from labkit.models import load_model, load_tokenizer
     from labkit.pipeline import instruction_splits
@@ -55,19 +60,22 @@ def main(argv=None) -> int:
 
     def labkit_once():
         nonlocal batches
-        result, settings = run_labkit(tokenizer, train_set, args.steps, args.batch_size, args.max_length, args.bf16)
-        labkit_runs.append(result.tokens_per_second)
+        result, clock, settings = run_labkit(tokenizer, train_set, args.steps, args.batch_size, args.max_length,
+                                             args.bf16)
+        rate = result.trainer.state.num_input_tokens_seen / clock.seconds(args.clock)
+        labkit_runs.append(rate)
         if batches is None:
             batches = materialize_batches(result.trainer, args.steps)
-        print(f"  labkit:     {result.tokens_per_second:7,.0f} tokens/s ({result.seconds:.1f} s, "
+        print(f"  labkit:     {rate:7,.0f} tokens/s ({clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU, "
               f"final loss {result.losses()[-1]:.3f})", flush=True)
         return settings
 
     def plain_once(settings):
         plain = plain_training_loop(load_model("tiny"), batches, settings.learning_rate, settings.warmup_steps,
                                     bf16=args.bf16)
-        plain_runs.append(plain["tokens_per_second"])
-        print(f"  plain loop: {plain['tokens_per_second']:7,.0f} tokens/s ({plain['seconds']:.1f} s, "
+        rate = plain["tokens_per_second" if args.clock == "wall" else "tokens_per_cpu_second"]
+        plain_runs.append(rate)
+        print(f"  plain loop: {rate:7,.0f} tokens/s ({plain['seconds']:.1f} s wall, {plain['cpu_seconds']:.1f} s CPU, "
               f"final loss {plain['final_loss']:.3f})", flush=True)
 
     for round_number in range(1, args.rounds + 1):
@@ -82,7 +90,8 @@ def main(argv=None) -> int:
     ratio = labkit_tps / plain_tps
     non_pad = sum(int(b["attention_mask"].sum()) for b in batches)
     padded = sum(b["input_ids"].numel() for b in batches)
-    print(f"\nnon-pad tokens/s (median of {args.rounds}): labkit {labkit_tps:,.0f} · plain loop {plain_tps:,.0f} · "
+    per = "second" if args.clock == "wall" else "CPU-second"
+    print(f"\nnon-pad tokens per {per} (median of {args.rounds}): labkit {labkit_tps:,.0f} · plain loop {plain_tps:,.0f} · "
           f"ratio {ratio:.3f}")
     print(f"batches: {args.steps} × {args.batch_size} rows, {non_pad / args.steps:,.0f} real tokens per step "
           f"({non_pad / padded:.0%} of the padded tensor), {'bf16 autocast' if args.bf16 else 'fp32'}")
@@ -91,7 +100,7 @@ def main(argv=None) -> int:
                 "callbacks and logging, the DataLoader's collation")
     save_result("trainer_overhead", {"machine": info, "steps": args.steps, "rounds": args.rounds,
                                      "batch_size": args.batch_size, "max_length": args.max_length,
-                                     "precision": "bf16" if args.bf16 else "fp32",
+                                     "precision": "bf16" if args.bf16 else "fp32", "clock": args.clock,
                                      "labkit_tokens_per_second": labkit_runs, "plain_tokens_per_second": plain_runs,
                                      "median_ratio": ratio})
     return 0

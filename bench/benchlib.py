@@ -44,13 +44,16 @@ def machine() -> dict:
                                                                        "peft", "bitsandbytes", "accelerate")}}
 
 
-def print_header(title: str) -> dict:
+def print_header(title: str, clock: str = "wall") -> dict:
     info = machine()
+    info["clock"] = clock
     print(f"== {title} ==")
     print(f"{info['date']} · {info['cpu']} · {info['cores']} cores · torch threads {info['torch_threads']} · "
           f"load {info['load_average_1min']}")
     print(" · ".join(f"{k} {v}" for k, v in info["versions"].items()))
-    if info["load_average_1min"] > 1.5:
+    if clock == "cpu":
+        print("clock: CPU time of this process (rates are per CPU-second, not affected by other work's load)")
+    elif info["load_average_1min"] > 1.5:
         print(f"warning: load average {info['load_average_1min']} on {info['cores']} cores: other work shares "
               "the CPU, so these numbers are noisy and low")
     return info
@@ -77,11 +80,56 @@ def verdict(name: str, value: float, target: float, unit: str = "", why: str = "
     return False
 
 
+def add_clock_arguments(parser) -> None:
+    """--threads and --clock: how to measure on a machine other work shares."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice, one per core)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="'wall': elapsed time (a quiet machine); 'cpu': this process's CPU time, which other "
+                             "work on a busy machine does not inflate (use with --threads 1)")
+
+
+def apply_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+class Clock:
+    """Wall and CPU time of a block: ``with Clock() as c: ...`` then ``c.seconds("cpu")``."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def seconds(self, clock: str) -> float:
+        return self.wall if clock == "wall" else self.cpu
+
+
+def train_clock():
+    """A Trainer callback that times ``trainer.train()`` on both clocks (``.clock`` after training)."""
+    from transformers import TrainerCallback
+
+    class TrainClock(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.clock = Clock().__enter__()
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.clock.__exit__()
+
+    return TrainClock()
+
+
 # ---------------------------------------------------------------------------------------------
 # Hardware peak and model FLOPs
 
 
-def matmul_peak(dtype_name: str = "fp32", sizes=(512, 1024, 2048, 4096), seconds: float = 2.0) -> dict:
+def matmul_peak(dtype_name: str = "fp32", clock: str = "wall", sizes=(512, 1024, 2048, 4096),
+                seconds: float = 2.0) -> dict:
     """Measured GFLOP/s of square matmuls in fp32 or bf16; the best size is the machine's peak.
 
     >>> matmul_peak("fp32", sizes=(256,), seconds=0.1)["best_gflops"] > 0  # doctest: +SKIP
@@ -94,12 +142,14 @@ def matmul_peak(dtype_name: str = "fp32", sizes=(512, 1024, 2048, 4096), seconds
     for n in sizes:
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         torch.mm(a, b)  # warm-up: the first call picks kernels and allocates
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            torch.mm(a, b)
-            calls += 1
-        by_size[n] = 2 * n**3 * calls / elapsed / 1e9
-    return {"dtype": dtype_name, "gflops_by_size": {k: round(v, 1) for k, v in by_size.items()},
+        calls = 0
+        with Clock() as timer:
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                torch.mm(a, b)
+                calls += 1
+        by_size[n] = 2 * n**3 * calls / timer.seconds(clock) / 1e9
+    return {"dtype": dtype_name, "clock": clock, "gflops_by_size": {k: round(v, 1) for k, v in by_size.items()},
             "best_gflops": round(max(by_size.values()), 1)}
 
 
@@ -138,6 +188,15 @@ def sft_settings(steps: int, **changes):
                        output_dir=tempfile.mkdtemp(prefix="labkit-bench-"), **changes)
 
 
+def timed_train_sft(model, tokenizer, train_dataset, settings):
+    """labkit.train_sft with ``trainer.train()`` timed on both clocks; returns (TrainResult, Clock)."""
+    from labkit.train import train_sft
+
+    clock = train_clock()
+    result = train_sft(model, tokenizer, train_dataset, None, settings, callbacks=[clock])
+    return result, clock.clock
+
+
 def materialize_batches(trainer, steps: int) -> list[dict]:
     """The first ``steps`` batches exactly as the Trainer builds them (same tokens, masks, order)."""
     batches = []
@@ -170,7 +229,7 @@ def plain_training_loop(model, batches: list[dict], learning_rate: float, warmup
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: cosine_with_warmup(step, len(batches), warmup_steps))
     non_pad = padded = 0
-    start = time.perf_counter()
+    timer = Clock().__enter__()
     for batch in batches:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = model(**batch).loss
@@ -182,9 +241,10 @@ def plain_training_loop(model, batches: list[dict], learning_rate: float, warmup
         ids = batch["input_ids"]
         padded += ids.numel()
         non_pad += int(batch["attention_mask"].sum()) if "attention_mask" in batch else ids.numel()
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "non_pad_tokens": non_pad, "padded_tokens": padded,
-            "tokens_per_second": non_pad / seconds, "final_loss": loss.item()}
+    timer.__exit__()
+    return {"seconds": timer.wall, "cpu_seconds": timer.cpu, "non_pad_tokens": non_pad, "padded_tokens": padded,
+            "tokens_per_second": non_pad / timer.wall, "tokens_per_cpu_second": non_pad / timer.cpu,
+            "final_loss": loss.item()}
 
 
 def row_lengths(batches: list[dict]) -> list[int]:

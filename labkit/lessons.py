@@ -55,7 +55,7 @@ LESSONS: tuple[Lesson, ...] = (
         metrics=("lora_params_llama2_7b_r8_qv", "full_ft_accuracy", "lora_accuracy_by_rank",
                  "lora_trainable_fraction_by_rank", "peak_memory_full_ft_mb", "peak_memory_lora_mb",
                  "merge_max_abs_diff"),
-        test_parameters={"ranks": [4, 64], "max_steps": 60, "n_eval": 40},
+        test_parameters={"ranks": [4, 64], "max_steps": 40, "n_eval": 40},
     ),
     Lesson(
         "03", "rlhf",
