@@ -119,8 +119,9 @@ def load_rlhf_run(profile: str = "tiny") -> dict | None:
 class RLHFRecipe:
     """Lesson 03's recipe at its default size, for recomputing its numbers when no cache exists."""
 
-    reward: dict = field(default_factory=dict)  # RewardSettings overrides
-    rl: dict = field(default_factory=dict)  # RLSettings overrides
+    # The notebook's parameters reward_steps and rl_steps.
+    reward: dict = field(default_factory=lambda: {"max_steps": 40})  # RewardSettings overrides
+    rl: dict = field(default_factory=lambda: {"max_steps": 40})  # RLSettings overrides
     n_eval: int = 200
 
 
