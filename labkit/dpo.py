@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labkit.train import RUNS_DIR, TrainResult
+from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
 
 DPO_PLOT = {"implicit rewards": ["rewards/chosen", "rewards/rejected"], "margin": ["rewards/margins"],
             "pairs ranked right": ["rewards/accuracies"]}
@@ -40,9 +40,10 @@ class DPOSettings:
     logging_steps: int = 5
     output_dir: str = str(RUNS_DIR / "dpo")
     live_plot: bool = True
+    gradient_checkpointing: bool | None = None  # None: only for models over 100M parameters (see train.py)
     extra: dict = field(default_factory=dict)  # any other DPOConfig field, passed through
 
-    def to_dpo_config(self):
+    def to_dpo_config(self, gradient_checkpointing: bool = False):
         from trl import DPOConfig
 
         losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, self.sft_weight]} if self.sft_weight else {}
@@ -50,7 +51,7 @@ class DPOSettings:
                          beta=self.beta, **losses, per_device_train_batch_size=self.batch_size,
                          max_length=self.max_length, warmup_steps=self.warmup_steps, seed=self.seed, data_seed=self.seed,
                          logging_steps=self.logging_steps, save_strategy="no", report_to="none", bf16=False,
-                         disable_tqdm=False, **self.extra)
+                         disable_tqdm=False, activation_checkpointing=gradient_checkpointing, **self.extra)
 
     def lora_config(self):
         from peft import LoraConfig
@@ -71,7 +72,7 @@ def train_dpo(model, tokenizer, train_dataset, settings: DPOSettings | None = No
 
     settings = settings or DPOSettings()
     plot = LivePlotCallback(DPO_PLOT, title=f"DPO (beta = {settings.beta})")
-    trainer = DPOTrainer(model=model, args=settings.to_dpo_config(),
+    trainer = DPOTrainer(model=model, args=settings.to_dpo_config(use_gradient_checkpointing(model, settings.gradient_checkpointing)),
                          train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
                          processing_class=tokenizer, peft_config=settings.lora_config(),
                          callbacks=[*([plot] if settings.live_plot else []), *callbacks])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labkit.tone import tone_of
-from labkit.train import RUNS_DIR, TrainResult
+from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
 
 
 @dataclass
@@ -27,16 +27,18 @@ class RewardSettings:
     logging_steps: int = 5
     output_dir: str = str(RUNS_DIR / "reward")
     live_plot: bool = True
+    gradient_checkpointing: bool | None = None  # None: only for models over 100M parameters (see train.py)
     extra: dict = field(default_factory=dict)  # any other RewardConfig field, passed through
 
-    def to_reward_config(self):
+    def to_reward_config(self, gradient_checkpointing: bool = False):
         from trl import RewardConfig
 
         return RewardConfig(output_dir=self.output_dir, max_steps=self.max_steps, learning_rate=self.learning_rate,
                             per_device_train_batch_size=self.batch_size, max_length=self.max_length,
                             warmup_steps=self.warmup_steps, seed=self.seed, data_seed=self.seed,
                             logging_steps=self.logging_steps, save_strategy="no", report_to="none",
-                            bf16=False, disable_tqdm=False, **self.extra)
+                            bf16=False, disable_tqdm=False, activation_checkpointing=gradient_checkpointing,
+                            **self.extra)
 
 
 def reward_backbone(folder):
@@ -62,7 +64,9 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     settings = settings or RewardSettings()
     plot = LivePlotCallback({"loss": ["loss"], "pairs ranked right (training batch)": ["accuracy"],
                              "reward margin chosen − rejected": ["margin"]}, title="reward model")
-    trainer = RewardTrainer(model=reward_backbone(folder), args=settings.to_reward_config(),
+    model = reward_backbone(folder)
+    trainer = RewardTrainer(model=model, args=settings.to_reward_config(
+                                use_gradient_checkpointing(model, settings.gradient_checkpointing)),
                             train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
                             processing_class=tokenizer,
                             callbacks=[*([plot] if settings.live_plot else []), *callbacks])

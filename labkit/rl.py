@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from labkit.train import RUNS_DIR, TrainResult
+from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
 
 
 @dataclass
@@ -32,9 +32,10 @@ class RLSettings:
     logging_steps: int = 2
     output_dir: str = str(RUNS_DIR / "rloo")
     live_plot: bool = True
+    gradient_checkpointing: bool | None = None  # None: only for models over 100M parameters (see train.py)
     extra: dict = field(default_factory=dict)  # any other RLOOConfig field, passed through
 
-    def to_rloo_config(self):
+    def to_rloo_config(self, gradient_checkpointing: bool = False):
         from trl import RLOOConfig
 
         return RLOOConfig(output_dir=self.output_dir, max_steps=self.max_steps, learning_rate=self.learning_rate,
@@ -42,7 +43,8 @@ class RLSettings:
                           per_device_train_batch_size=self.prompts_per_step * self.num_generations,
                           max_completion_length=self.max_completion_length, temperature=self.temperature,
                           seed=self.seed, data_seed=self.seed, logging_steps=self.logging_steps,
-                          save_strategy="no", report_to="none", bf16=False, disable_tqdm=False, **self.extra)
+                          save_strategy="no", report_to="none", bf16=False, disable_tqdm=False,
+                          activation_checkpointing=gradient_checkpointing, **self.extra)
 
 
 def train_policy(policy, tokenizer, reward_model, questions: list[str], settings: RLSettings | None = None,
@@ -61,7 +63,7 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     settings = settings or RLSettings()
     prompts = Dataset.from_dict({"prompt": [[{"role": "user", "content": q}] for q in questions]})
     plot = LivePlotCallback({}, title="RLOO: the policy learns what the reward model likes")
-    trainer = RLOOTrainer(model=policy, reward_funcs=reward_model, args=settings.to_rloo_config(),
+    trainer = RLOOTrainer(model=policy, reward_funcs=reward_model, args=settings.to_rloo_config(use_gradient_checkpointing(policy, settings.gradient_checkpointing)),
                           train_dataset=prompts, processing_class=tokenizer, reward_processing_classes=tokenizer,
                           callbacks=[*([plot] if settings.live_plot else []), *callbacks])
     # The reward's log key carries the reward model's name, known only once the trainer is built.
