@@ -130,7 +130,10 @@ def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTS
     with measure(device) as m:
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     tokens = trainer.state.num_input_tokens_seen
-    return TrainResult(model=trainer.model, seconds=m.seconds, tokens_per_second=tokens / m.seconds,
+    # With bf16, accelerate wraps the model's forward in autocast; unwrap it so the trained model
+    # answers in fp32, exactly as it will once saved and reloaded.
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    return TrainResult(model=model, seconds=m.seconds, tokens_per_second=tokens / m.seconds,
                        peak_memory_mb=m.peak_memory_mb, history=list(trainer.state.log_history),
                        trainer=trainer)
 
