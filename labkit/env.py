@@ -26,12 +26,28 @@ def pick_device() -> str:
 
 
 def supports_bf16(device: str) -> bool:
-    """True where bf16 training is native: Ampere+ GPUs (a T4 has no bf16), and this CPU path."""
+    """Whether to hold weights in bf16: on Ampere+ GPUs (a T4 only emulates bf16). On CPU and MPS
+    weights stay fp32; see :func:`bf16_autocast_is_native` for computing in bf16 on a CPU."""
     import torch
 
     if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return False  # on CPU and MPS we train in fp32: bf16 autocast was not faster at tiny sizes
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+def bf16_autocast_is_native(device: str | None = None) -> bool:
+    """Whether bf16 autocast runs natively here: a bf16 GPU, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 is emulated and slower than fp32.
+    """
+    import torch
+
+    device = device or pick_device()
+    if device == "cuda":
+        return supports_bf16(device)
+    if device == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
 
 
 def versions() -> dict[str, str]:

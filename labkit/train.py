@@ -5,19 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labkit.env import bf16_autocast_is_native
 from labkit.lessons import REPO_ROOT
 
 RUNS_DIR = REPO_ROOT / "build" / "runs"
 CHECKPOINTING_ABOVE_PARAMETERS = 100_000_000
-
-
-def native_bf16() -> bool:
-    """Whether this machine computes in bf16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or AMX."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def use_gradient_checkpointing(model, setting: bool | None) -> bool:
@@ -63,7 +55,7 @@ class SFTSettings:
         import torch
         from trl import SFTConfig
 
-        bf16 = native_bf16() if self.bf16 is None else self.bf16
+        bf16 = bf16_autocast_is_native() if self.bf16 is None else self.bf16
 
         return SFTConfig(
             output_dir=self.output_dir, max_steps=self.max_steps, learning_rate=self.learning_rate,
