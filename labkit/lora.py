@@ -149,7 +149,7 @@ def linear_layers(config) -> tuple[LinearLayer, ...]:
                 LinearLayer("c_fc", hidden, inner, True, layers, MLP_IN),
                 LinearLayer("c_proj", inner, hidden, True, layers, MLP_HIDDEN))
     if family not in DEFAULT_TARGETS:
-        raise NotImplementedError(
+        raise ValueError(
             f"no layer layout for model_type {family!r}; supported: {', '.join(DEFAULT_TARGETS)}. "
             "Add its projection shapes to labkit.lora.linear_layers (see the model's modeling file).")
     q_out = config.num_attention_heads * _head_dim(config)

@@ -26,6 +26,7 @@ import os
 import random
 import re
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -176,7 +177,7 @@ def parse_question_answers(reply: str) -> list[tuple[str, str]]:
     return [(q.strip(), a.strip()) for q, a in found if q.strip() and a.strip()]
 
 
-class ChatTeacher:
+class ChatTeacher(ABC):
     """Shared by the model-backed teachers: prompts, cache, retries and call counts.
 
     Subclasses implement ``_complete(messages) -> str`` for one uncached request.
@@ -194,8 +195,9 @@ class ChatTeacher:
         self.calls = 0  # requests actually sent, retries included
         self.cache_hits = 0
 
+    @abstractmethod
     def _complete(self, messages: list[dict]) -> str:
-        raise NotImplementedError
+        """One uncached request to the teacher; raise RetryableError on errors worth retrying."""
 
     def _counted(self, messages: list[dict]) -> str:
         self.calls += 1
