@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from labkit.env import bf16_autocast_is_native
 from labkit.lessons import REPO_ROOT

@@ -38,6 +38,11 @@ class DatasetValidationError(ValueError):
                          f"fix them and run again:\n{listing}")
 
 
+def count_tokens(messages: list[dict], tokenizer) -> int:
+    """Tokens of the conversation as the model sees it, through the tokenizer's chat template."""
+    return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+
 def check_messages(messages, max_tokens: int | None = None, tokenizer=None) -> list[tuple[str, str]]:
     """Problems with one conversation, as (field, message) pairs; empty if it is fine."""
     if not isinstance(messages, list) or not messages:
@@ -64,7 +69,7 @@ def check_messages(messages, max_tokens: int | None = None, tokenizer=None) -> l
     elif roles and roles[-1] != "assistant":
         problems.append(("messages", "the last turn must be the assistant's (that is what is learned)"))
     if not problems and max_tokens and tokenizer is not None:
-        n = len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+        n = count_tokens(messages, tokenizer)
         if n > max_tokens:
             problems.append(("messages", f"{n} tokens, longer than the model's context of {max_tokens}; "
                                          "shorten it or raise max_length"))

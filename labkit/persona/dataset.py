@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.data.validate import Problem, find_problems
+from labkit.data.validate import Problem, count_tokens, find_problems
 
 STRATEGIES = ("dialogue", "narrative", "synthetic")  # strategies A, B and C
 
@@ -82,14 +82,6 @@ def write_jsonl(examples: list[Example], path: str | Path) -> Path:
     path.write_text("".join(json.dumps(e.record(), ensure_ascii=False) + "\n" for e in examples),
                     encoding="utf-8")
     return path
-
-
-def count_tokens(messages: list[dict], tokenizer) -> int:
-    """Tokens of the conversation as the model sees it, through the tokenizer's chat template."""
-    ids = tokenizer.apply_chat_template(messages, tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some versions return a BatchEncoding
-        ids = ids["input_ids"]
-    return len(ids)
 
 
 def validate_jsonl(path: str | Path, tokenizer=None, max_tokens: int | None = None) -> list[Problem]:
