@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
+from labkit.train import RUNS_DIR, TrainResult, run_trainer, use_gradient_checkpointing
 
 DPO_PLOT = {"implicit rewards": ["rewards/chosen", "rewards/rejected"], "margin": ["rewards/margins"],
             "pairs ranked right": ["rewards/accuracies"]}
@@ -67,20 +67,18 @@ def train_dpo(model, tokenizer, train_dataset, settings: DPOSettings | None = No
     """
     from trl import DPOTrainer
 
-    from labkit.measure import measure
     from labkit.plots import LivePlotCallback
 
     settings = settings or DPOSettings()
     plot = LivePlotCallback(DPO_PLOT, title=f"DPO (beta = {settings.beta})")
-    trainer = DPOTrainer(model=model, args=settings.to_dpo_config(use_gradient_checkpointing(model, settings.gradient_checkpointing)),
+    checkpointing = use_gradient_checkpointing(model, settings.gradient_checkpointing)
+    trainer = DPOTrainer(model=model, args=settings.to_dpo_config(checkpointing),
                          train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
                          processing_class=tokenizer, peft_config=settings.lora_config(),
                          callbacks=[*([plot] if settings.live_plot else []), *callbacks])
-    with measure() as m:
-        trainer.train()
-    tokens = trainer.state.num_input_tokens_seen
-    return TrainResult(model=trainer.model.eval(), seconds=m.seconds, tokens_per_second=tokens / m.seconds,
-                       peak_memory_mb=m.peak_memory_mb, history=list(trainer.state.log_history), trainer=trainer)
+    result = run_trainer(trainer)
+    result.model.eval()
+    return result
 
 
 def completion_logps(model, tokenizer, prompts: list, completions: list, batch_size: int = 64):

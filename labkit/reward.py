@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labkit.tone import tone_of
-from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
+from labkit.train import RUNS_DIR, TrainResult, run_trainer, use_gradient_checkpointing
 
 
 @dataclass
@@ -58,7 +58,6 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     """
     from trl import RewardTrainer
 
-    from labkit.measure import measure
     from labkit.plots import LivePlotCallback
 
     settings = settings or RewardSettings()
@@ -70,10 +69,9 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
                             train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
                             processing_class=tokenizer,
                             callbacks=[*([plot] if settings.live_plot else []), *callbacks])
-    with measure() as m:
-        trainer.train()
-    return TrainResult(model=trainer.model.eval(), seconds=m.seconds, tokens_per_second=0.0,
-                       peak_memory_mb=m.peak_memory_mb, history=list(trainer.state.log_history), trainer=trainer)
+    result = run_trainer(trainer)
+    result.model.eval()
+    return result
 
 
 def score(model, tokenizer, prompts: list, responses: list, batch_size: int = 64) -> list[float]:

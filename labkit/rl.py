@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from labkit.train import RUNS_DIR, TrainResult, use_gradient_checkpointing
+from labkit.train import RUNS_DIR, TrainResult, run_trainer, use_gradient_checkpointing
 
 
 @dataclass
@@ -57,7 +57,6 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     from datasets import Dataset
     from trl import RLOOTrainer
 
-    from labkit.measure import measure
     from labkit.plots import LivePlotCallback
 
     settings = settings or RLSettings()
@@ -69,11 +68,9 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     # The reward's log key carries the reward model's name, known only once the trainer is built.
     plot.panels.update({"mean reward (reward model score)": [f"rewards/{trainer.reward_func_names[0]}/mean"],
                         "KL(policy ‖ SFT reference) per token": ["kl"]})
-    with measure() as m:
-        trainer.train()
-    tokens = trainer.state.num_input_tokens_seen
-    return TrainResult(model=trainer.model.eval(), seconds=m.seconds, tokens_per_second=tokens / m.seconds,
-                       peak_memory_mb=m.peak_memory_mb, history=list(trainer.state.log_history), trainer=trainer)
+    result = run_trainer(trainer)
+    result.model.eval()
+    return result
 
 
 def sampled_rewards(policy, tokenizer, reward_model, questions: list[str], samples: int = 4, seed: int = 0,

@@ -105,7 +105,6 @@ def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTS
     """
     from trl import SFTTrainer
 
-    from labkit.measure import measure
     from labkit.plots import LivePlotCallback
 
     settings = settings or SFTSettings()
@@ -117,9 +116,19 @@ def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTS
         processing_class=tokenizer, peft_config=peft_config,
         callbacks=[*([plot] if settings.live_plot else []), *callbacks],
     )
+    return run_trainer(trainer, resume_from_checkpoint=resume_from_checkpoint)
+
+
+def run_trainer(trainer, **train_arguments) -> TrainResult:
+    """``trainer.train()``, timed, with its peak memory, as a TrainResult (the path every labkit trainer takes).
+
+    Tokens per second count the tokens the trainer saw (0 where it counts none, e.g. the reward model).
+    """
+    from labkit.measure import measure
+
     device = "cuda" if str(trainer.model.device).startswith("cuda") else "cpu"
     with measure(device) as m:
-        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        trainer.train(**train_arguments)
     tokens = trainer.state.num_input_tokens_seen
     # With bf16, accelerate wraps the model's forward in autocast; unwrap it so the trained model
     # answers in fp32, exactly as it will once saved and reloaded.
