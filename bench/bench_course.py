@@ -1,10 +1,10 @@
 """Seconds and peak memory of each lesson notebook under `make course`, against the 10-minute target.
 
     .venv/bin/python bench/bench_course.py            # read build/course/report.json
-    .venv/bin/python bench/bench_course.py --run      # run every lesson now (labkit.course), measuring memory
+    .venv/bin/python bench/bench_course.py --run      # run every lesson now (labkit.ui.course), measuring memory
     .venv/bin/python bench/bench_course.py --run 01 02
 
-With --run the lessons are executed by labkit.course.run_course, exactly as `make course` does; the
+With --run the lessons are executed by labkit.ui.course.run_course, exactly as `make course` does; the
 course runner samples the resident memory of each notebook's kernel process while it runs. Without
 --run the last report is read.
 """
@@ -20,15 +20,15 @@ TARGET_MINUTES = 10.0
 
 
 def run_lessons(keys: list[str]) -> dict:
-    """Run the lessons as `make course` does (labkit.course), which also records the kernel's peak memory."""
-    from labkit.course import run_course
+    """Run the lessons as `make course` does (labkit.ui.course), which also records the kernel's peak memory."""
+    from labkit.ui.course import run_course
 
     runs = run_course(keys or None)
     return {run.key: {"seconds": run.seconds, "ok": run.ok, "peak_memory_mb": run.peak_memory_mb} for run in runs}
 
 
 def read_report() -> dict:
-    from labkit.report import COURSE_DIR
+    from labkit.paths import COURSE_DIR
 
     path = COURSE_DIR / "report.json"
     if not path.exists():

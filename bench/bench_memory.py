@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_memory.py
 
-The tiny model is loaded the way the lessons load it (labkit.models.load_model: bitsandbytes for int8
+The tiny model is loaded the way the lessons load it (labkit.core.models.load_model: bitsandbytes for int8
 and for NF4 with double quantization), then every tensor it holds is added up: weights, buffers and
 the quantization state (int8 row scales; NF4 block scales, their nested scales and lookup tables),
 each storage once. Two figures per precision: the whole model (whose embedding, tied to the LM head,
@@ -48,7 +48,7 @@ def tensor_bytes(tensors) -> int:
 def load(precision: str):
     import torch
 
-    from labkit.models import load_model
+    from labkit.core.models import load_model
 
     if precision == "fp32":
         return load_model("tiny", quantization=None, device="cpu")
@@ -83,10 +83,10 @@ def tiny_model_row(precision: str, parameters: int, linear_parameters: int) -> d
 
 
 def large_layer_row(precision: str, size: int = 4096) -> dict:
-    """Bytes per parameter of one size × size weight, quantized with bitsandbytes (labkit.qlora's measure)."""
+    """Bytes per parameter of one size × size weight, quantized with bitsandbytes (labkit.methods.quantization)."""
     import torch
 
-    from labkit.qlora import quantized_bytes
+    from labkit.methods.quantization import quantized_bytes
 
     weight = torch.randn(size, size) * 0.02
     name = {"fp32": "fp32", "bf16": "bf16", "int8": "int8", "nf4": "nf4 + double quant"}[precision]

@@ -35,8 +35,8 @@ TARGET_MFU = 0.35
 
 def labkit_run(steps: int, bf16: bool, clock: str) -> dict:
     """Train with labkit.train_sft and count the FLOPs of exactly the batches it trained on."""
-    from labkit.models import load_model, load_tokenizer
-    from labkit.pipeline import instruction_splits
+    from labkit.core.models import load_model, load_tokenizer
+    from labkit.lessons.l01_sft import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     model = load_model("tiny")
@@ -62,7 +62,7 @@ def profile_plain_step(batches, bf16: bool, steps: int = 8) -> list[tuple[str, f
     """Share of a plain training step's CPU time per operator, biggest first (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from labkit.models import load_model
+    from labkit.core.models import load_model
 
     model = load_model("tiny")
     plain_training_loop(model, batches[:2], 1e-3, 0, bf16)  # warm-up outside the profile

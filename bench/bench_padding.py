@@ -49,7 +49,7 @@ def skewed_conversations(tokenizer, seed: int = 0):
     """Multi-turn conversations from the instruction set's training split, with skewed lengths."""
     from datasets import Dataset
 
-    from labkit.pipeline import instruction_splits
+    from labkit.lessons.l01_sft import instruction_splits
 
     pairs = [example["messages"] for example in instruction_splits("tiny")["train"]]
     rng = random.Random(seed)
@@ -86,7 +86,7 @@ VARIANTS = {
 
 
 def run_variant(name: str, dataset, tokenizer, steps: int, clock: str) -> dict:
-    from labkit.models import load_model
+    from labkit.core.models import load_model
 
     settings = sft_settings(steps, **{"max_length": MAX_LENGTH, **VARIANTS[name]})
     result, timer = timed_train_sft(load_model("tiny"), tokenizer, dataset, settings)
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     apply_threads(args.threads)
     info = print_header("padding: naive vs packing / padding-free on a length-skewed set", args.clock)
 
-    from labkit.models import load_tokenizer
+    from labkit.core.models import load_tokenizer
 
     tokenizer = load_tokenizer("tiny")
     dataset = skewed_conversations(tokenizer)

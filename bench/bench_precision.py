@@ -26,9 +26,9 @@ ACCURACY_SLACK = 0.02
 
 
 def train_and_score(bf16: bool, steps: int, n_eval: int, clock: str) -> dict:
-    from labkit.evaluate import answer_accuracy, perplexity
-    from labkit.models import load_model, load_tokenizer
-    from labkit.pipeline import instruction_splits
+    from labkit.core.evaluate import answer_accuracy, perplexity
+    from labkit.core.models import load_model, load_tokenizer
+    from labkit.lessons.l01_sft import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     splits = instruction_splits("tiny")

@@ -43,7 +43,7 @@ def changes(explorer, n, rng):
 
 
 def run(n: int, with_plot: bool, seed: int = 0):
-    from labkit.widgets import RankExplorer
+    from labkit.ui.widgets import RankExplorer
 
     explorer = RankExplorer(model="llama-2-7b", rank=8)
     if not with_plot:  # same observers, figures only

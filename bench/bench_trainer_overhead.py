@@ -32,7 +32,7 @@ TARGET_RATIO = 0.90
 
 
 def run_labkit(tokenizer, train_set, steps: int, batch_size: int, max_length: int, bf16: bool):
-    from labkit.models import load_model
+    from labkit.core.models import load_model
 
     settings = sft_settings(steps, batch_size=batch_size, max_length=max_length, bf16=bf16)
     result, clock = timed_train_sft(load_model("tiny"), tokenizer, train_set, settings)
@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     apply_threads(args.threads)
     info = print_header("trainer overhead: labkit SFT vs a plain PyTorch loop", args.clock)
 
-    from labkit.models import load_model, load_tokenizer
-    from labkit.pipeline import instruction_splits
+    from labkit.core.models import load_model, load_tokenizer
+    from labkit.lessons.l01_sft import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     train_set = instruction_splits("tiny")["train"]

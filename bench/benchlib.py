@@ -34,7 +34,7 @@ def machine() -> dict:
     """Date, CPU, cores, threads, load and library versions: what a benchmark number depends on."""
     import torch
 
-    from labkit.env import versions
+    from labkit.core.env import versions
 
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -182,7 +182,7 @@ def training_flops(model, sequence_lengths: list[int]) -> float:
 
 def sft_settings(steps: int, **changes):
     """Lesson 01's SFT settings for a timed run: no plot, no checkpoints, no evaluation, a scratch folder."""
-    from labkit.train import SFTSettings
+    from labkit.methods.sft import SFTSettings
 
     return SFTSettings(max_steps=steps, live_plot=False, logging_steps=max(1, steps // 4),
                        output_dir=tempfile.mkdtemp(prefix="labkit-bench-"), **changes)
@@ -190,7 +190,7 @@ def sft_settings(steps: int, **changes):
 
 def timed_train_sft(model, tokenizer, train_dataset, settings):
     """labkit.train_sft with ``trainer.train()`` timed on both clocks; returns (TrainResult, Clock)."""
-    from labkit.train import train_sft
+    from labkit.methods.sft import train_sft
 
     clock = train_clock()
     result = train_sft(model, tokenizer, train_dataset, None, settings, callbacks=[clock])

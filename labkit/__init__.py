@@ -1,5 +1,13 @@
 """labkit: the helpers every lesson notebook imports.
 
+The package is in layers that only point down (import-linter checks them in the tests):
+
+- ``labkit.ui``: widgets, quizzes, the command line, the course runner;
+- ``labkit.lessons``: one module per lesson (its recipe, caches and file names) and the lesson registry;
+- ``labkit.methods``: the training methods (SFT, reward model, RLOO, DPO, LoRA, QLoRA), on TRL and peft;
+- ``labkit.core``: profiles, models, evaluation, data, the chat template;
+- ``labkit.paths``: every location labkit reads or writes.
+
 Heavy libraries (torch, transformers) are imported only when a helper that needs them is used,
 so ``labkit quiz`` starts fast in a plain terminal.
 """
@@ -8,25 +16,22 @@ from __future__ import annotations
 
 import importlib
 
-from labkit.lessons import LESSONS, get_lesson
-from labkit.report import record_metrics
-
 __version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first use.
 _LAZY = {
-    "setup": "labkit.env",
-    "pick_device": "labkit.env",
-    "PROFILES": "labkit.profiles",
-    "get_profile": "labkit.profiles",
-    "load_model": "labkit.models",
-    "load_tokenizer": "labkit.models",
-    "count_lora_parameters": "labkit.lora",
-    "lora_report": "labkit.lora",
-    "load_quiz": "labkit.quiz",
+    "LESSONS": "labkit.lessons.registry",
+    "get_lesson": "labkit.lessons.registry",
+    "record_metrics": "labkit.lessons.report",
+    "setup": "labkit.core.env",
+    "pick_device": "labkit.core.env",
+    "PROFILES": "labkit.core.profiles",
+    "get_profile": "labkit.core.profiles",
+    "load_model": "labkit.core.models",
+    "load_tokenizer": "labkit.core.models",
 }
 
-__all__ = ["LESSONS", "get_lesson", "record_metrics", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str):

@@ -19,14 +19,14 @@ def learner_data_in_tmp(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from labkit.models import load_tokenizer
+    from labkit.core.models import load_tokenizer
 
     return load_tokenizer("tiny")
 
 
 @pytest.fixture(scope="session")
 def splits():
-    from labkit.pipeline import instruction_splits
+    from labkit.lessons.l01_sft import instruction_splits
 
     return instruction_splits("tiny")
 
@@ -34,6 +34,6 @@ def splits():
 @pytest.fixture
 def tiny_model():
     """A fresh copy of the tiny base model (tests may train it)."""
-    from labkit.models import load_model
+    from labkit.core.models import load_model
 
     return load_model("tiny")

@@ -1,4 +1,4 @@
-"""labkit.data: formats round-trip, validation lists every bad line, splits are seeded."""
+"""labkit.core.data: formats round-trip, validation lists every bad line, splits are seeded."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from labkit.data import (DatasetValidationError, alpaca_to_messages, detect_format, messages_to_alpaca,
+from labkit.core.data import (DatasetValidationError, alpaca_to_messages, detect_format, messages_to_alpaca,
                          messages_to_prompt_completion, prompt_completion_to_messages, to_messages,
                          train_validation_split, validate_jsonl)
-from labkit.data.instructions import INSTRUCTIONS_PATH, make_instruction_set
+from labkit.core.data.instructions import INSTRUCTIONS_PATH, make_instruction_set
 
 ALPACA = {"instruction": "Name the town.", "input": "Alma Ashby", "output": "Corvale."}
 

@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def sft():
-    from labkit.pipeline import sft_model
+    from labkit.lessons.l01_sft import model as sft_model
 
     return sft_model("tiny")
 
@@ -30,9 +30,9 @@ def live_module_storages() -> dict[int, int]:
 
 
 def test_dpo_raises_margin_and_accuracy_keeping_one_copy_of_the_weights(sft):
-    from labkit.data.preferences import load_preference_set
-    from labkit.dpo import DPOSettings, parameters_in_memory, preference_accuracy, train_dpo
-    from labkit.models import load_model
+    from labkit.core.data.preferences import load_preference_set
+    from labkit.methods.dpo import DPOSettings, parameters_in_memory, preference_accuracy, train_dpo
+    from labkit.core.models import load_model
 
     _, tokenizer, folder = sft
     heldout = load_preference_set("heldout", limit=120)
@@ -60,9 +60,9 @@ def test_without_lora_dpo_would_hold_a_second_copy(sft):
     """The measurement above is sensitive: full fine-tuning DPO makes TRL load a reference copy."""
     from trl import DPOTrainer
 
-    from labkit.data.preferences import load_preference_set
-    from labkit.dpo import DPOSettings, parameters_in_memory
-    from labkit.models import load_model
+    from labkit.core.data.preferences import load_preference_set
+    from labkit.methods.dpo import DPOSettings, parameters_in_memory
+    from labkit.core.models import load_model
 
     _, tokenizer, folder = sft
     model = load_model(folder)
@@ -74,8 +74,10 @@ def test_without_lora_dpo_would_hold_a_second_copy(sft):
 
 
 def test_blind_comparison_hides_names_until_scored_and_its_win_rate_matches_the_file(tmp_path):
-    from labkit.data.labels import LabelStore
-    from labkit.widgets.labeler import Labeler, blind_result, make_blind_pairs, wilson_interval
+    from labkit.core.data.labels import LabelStore
+    from labkit.core.data.blind import blind_result, make_blind_pairs
+    from labkit.core.stats import wilson_interval
+    from labkit.ui.widgets.labeler import Labeler
 
     questions = [f"Where does person {i} live?" for i in range(12)]
     replies = {"model_one": [f"Person {i} lives in Corvale." for i in range(12)],
@@ -107,7 +109,7 @@ def test_blind_comparison_hides_names_until_scored_and_its_win_rate_matches_the_
 
 
 def test_wilson_interval_matches_known_values():
-    from labkit.widgets.labeler import wilson_interval
+    from labkit.core.stats import wilson_interval
 
     assert [round(x, 3) for x in wilson_interval(8, 10)] == [0.49, 0.943]
     assert [round(x, 3) for x in wilson_interval(0, 10)] == [0.0, 0.278]

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from labkit.data.labels import (SIMULATED_ANNOTATOR, DuplicateLabelError, LabelStore, make_pair,
+from labkit.core.data.labels import (SIMULATED_ANNOTATOR, DuplicateLabelError, LabelStore, make_pair,
                                 parse_label_lines, simulated_choice)
 
 # A labeling session as a separate process: resume at the first unlabeled pair, label, and print
 # each pair id only once `add` has returned (i.e. once the label is on disk).
 WORKER = textwrap.dedent("""
     import json, os, sys, time
-    from labkit.data.labels import DuplicateLabelError, LabelStore, load_pairs
+    from labkit.core.data.labels import DuplicateLabelError, LabelStore, load_pairs
     store_path, pairs_path, annotator, choice, start_gate = sys.argv[1:6]
     pairs = load_pairs(pairs_path)
     store = LabelStore(store_path)
@@ -71,7 +71,7 @@ N_PAIRS = 4000  # more than 30 short sessions can label (~250 labels/s), so no s
 
 @pytest.fixture
 def pairs_file(tmp_path):
-    from labkit.data.labels import save_pairs
+    from labkit.core.data.labels import save_pairs
 
     return save_pairs(make_pairs(N_PAIRS), tmp_path / "pairs.jsonl")
 
@@ -109,7 +109,7 @@ def test_sigkill_loses_at_most_the_label_in_flight_and_resume_adds_no_duplicates
 
 @pytest.mark.parametrize("annotators", [("ada", "ada"), ("ada", "bob")], ids=["same-annotator", "two-annotators"])
 def test_two_sessions_at_once_lose_nothing_and_write_no_duplicate(tmp_path, annotators):
-    from labkit.data.labels import save_pairs
+    from labkit.core.data.labels import save_pairs
 
     store, pairs_file = tmp_path / "labels.jsonl", save_pairs(make_pairs(400), tmp_path / "pairs.jsonl")
     gate = tmp_path / "go"

@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.lessons import LESSONS, REPO_ROOT
+from labkit.lessons.registry import LESSONS
+from labkit.paths import REPO_ROOT
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -42,7 +43,8 @@ def test_every_lesson_has_its_notebook_and_the_readme_links_it():
 
 
 def test_readme_tables_are_generated_from_the_registries():
-    from labkit.readme import README, render
+    from labkit.paths import README_PATH as README
+    from labkit.ui.readme import render
 
     text = README.read_text()
-    assert render(text) == text, "README tables are stale: run `python -m labkit.readme`"
+    assert render(text) == text, "README tables are stale: run `python -m labkit.ui.readme`"

@@ -1,4 +1,4 @@
-"""labkit.lora counts equal peft's on the real module tree; labkit.memory matches measured peaks."""
+"""labkit.methods.lora_math counts equal peft's on the real module tree; labkit.methods.memory matches measured peaks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from labkit.lora import (ARCHITECTURES, count_base_parameters, count_lora_parameters,
+from labkit.methods.lora_math import (ARCHITECTURES, count_base_parameters, count_lora_parameters,
                          default_target_modules, load_architecture_config, lora_report,
                          target_module_names)
-from labkit.memory import estimate_training_memory
+from labkit.methods.memory import estimate_training_memory
 
 # (rank, which targets): peft's default pair, every projection, and the MLP alone.
 SETUPS = [(8, "default"), (16, "all"), (64, "mlp")]
@@ -186,7 +186,7 @@ def _highest_total_allocated(prof) -> int:
 def _tiny_model(method: str):
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from labkit.lora import TINY_CONFIG
+    from labkit.methods.lora_math import TINY_CONFIG
 
     kwargs = {"dtype": torch.float32}
     if method == "qlora":

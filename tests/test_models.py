@@ -9,8 +9,8 @@ import time
 import pytest
 import torch
 
-from labkit.models import ProfileUnavailableError, UnsafeCheckpointError, load_model, load_tokenizer
-from labkit.profiles import PROFILES, get_profile
+from labkit.core.models import ProfileUnavailableError, UnsafeCheckpointError, load_model, load_tokenizer
+from labkit.core.profiles import PROFILES, get_profile
 
 
 def test_profile_registry():
@@ -33,7 +33,7 @@ def test_tiny_model_is_a_small_llama_with_a_chat_template():
 
 def test_tiny_model_loads_offline_quickly():
     """Measured in a fresh interpreter with the Hub switched off, after the libraries are imported."""
-    code = ("import time, labkit.models as m; from transformers import AutoModelForCausalLM, AutoTokenizer; "
+    code = ("import time, labkit.core.models as m; from transformers import AutoModelForCausalLM, AutoTokenizer; "
             "t = time.perf_counter(); m.load_model('tiny'); m.load_tokenizer('tiny'); "
             "print(time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -52,7 +52,7 @@ def test_hub_profile_offline_fails_fast_naming_tiny(monkeypatch):
 def test_hub_profile_without_network_fails_fast(monkeypatch):
     """No HF_HUB_OFFLINE: the network probe itself must give up within seconds."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("labkit.models.HUB_HOST", "hub.invalid")
+    monkeypatch.setattr("labkit.core.models.HUB_HOST", "hub.invalid")
     start = time.perf_counter()
     with pytest.raises(ProfileUnavailableError, match="tiny"):
         load_tokenizer("qwen-0.5b")

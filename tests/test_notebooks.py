@@ -6,8 +6,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from labkit.course import format_table, run_lesson, write_report
-from labkit.lessons import LESSONS
+from labkit.ui.course import format_table, run_lesson, write_report
+from labkit.lessons.registry import LESSONS
 
 # The effect each lesson must show even at its small test size.
 EFFECTS = {

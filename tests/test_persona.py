@@ -10,11 +10,11 @@ import re
 import pytest
 import yaml
 
-from labkit.persona import corpus, dataset, export, extract, rewrite, synth, voice
-from labkit.persona.corpus import CAST, HE, NELL, Character, load_novella
-from labkit.data.validate import DatasetValidationError, raise_for_problems
-from labkit.persona.dataset import Example
-from labkit.persona.rewrite import to_first_person
+from labkit.lessons.l06_persona import corpus, dataset, export, extract, rewrite, synth, voice
+from labkit.lessons.l06_persona.corpus import CAST, HE, NELL, Character, load_novella
+from labkit.core.data.validate import DatasetValidationError, raise_for_problems
+from labkit.lessons.l06_persona.dataset import Example
+from labkit.lessons.l06_persona.rewrite import to_first_person
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_validator_reports_every_bad_line_with_its_number(tmp_path, tiny_tokeniz
 
 def test_mistral_files_may_not_hold_blank_lines_or_other_formats(tmp_path):
     """The course's validator is shared; the persona export holds it to the Mistral API's stricter rules."""
-    from labkit.data.validate import validate_jsonl as validate_any_format
+    from labkit.core.data.validate import validate_jsonl as validate_any_format
 
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps({"prompt": "Q", "completion": "A"}) + "\n\n")

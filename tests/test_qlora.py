@@ -9,24 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from labkit.chat import Chat, chat_loop
-from labkit.models import load_model
-from labkit.qlora import (
-    PRECISIONS,
-    AdaptersInFloat32,
-    adapter_megabytes,
-    linear4bit_bytes,
-    load_adapter,
-    logits_on,
-    max_abs_difference,
-    merge_adapter,
-    quantized_layer_names,
-    save_adapter,
-    save_merged,
-    summarize_quantization,
-    weight_bytes_by_precision,
-)
-from labkit.train import SFTSettings, train_sft
+from labkit.core.chat import Chat, chat_loop
+from labkit.core.models import load_model
+from labkit.core.evaluate import logits_on, max_abs_difference
+from labkit.methods.adapters import (AdaptersInFloat32, adapter_megabytes, load_adapter, merge_adapter, save_adapter,
+                                     save_merged)
+from labkit.methods.quantization import (PRECISIONS, linear4bit_bytes, quantized_layer_names, summarize_quantization,
+                                         weight_bytes_by_precision)
+from labkit.methods.sft import SFTSettings, train_sft
 
 # Merging into the dequantized base changes only float rounding: W + B·A computed once and
 # stored, instead of W·x + B·(A·x) at every step. In fp32 that moves logits by ~1e-5; we allow 1e-3.
@@ -223,7 +213,7 @@ def test_chat_with_the_real_model_and_a_scripted_loop(tiny_tokenizer):
 
 
 def test_chat_box_shows_the_turns(tiny_tokenizer):
-    from labkit.widgets.chat import ChatBox
+    from labkit.ui.widgets.chat import ChatBox
 
     reply_ids = tiny_tokenizer("Hello.", add_special_tokens=False)["input_ids"]
     box = ChatBox(Chat(_ScriptedModel(reply_ids), tiny_tokenizer))

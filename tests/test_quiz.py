@@ -1,5 +1,5 @@
-"""labkit.quiz and labkit.progress: shipped banks validate, every error is located, grading is
-right for every kind, the LoRA figure comes from labkit.lora, and progress survives SIGKILL."""
+"""labkit.ui.quiz and labkit.ui.progress: shipped banks validate, every error is located, grading is
+right for every kind, the LoRA figure comes from labkit.methods.lora_math, and progress survives SIGKILL."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.cli import main
-from labkit.lessons import LESSONS, REPO_ROOT
-from labkit.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
+from labkit.ui.cli import main
+from labkit.lessons.registry import LESSONS
+from labkit.paths import REPO_ROOT
+from labkit.ui.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
                              progress_path, record_attempt, write_json_atomic)
-from labkit.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, load_quiz,
+from labkit.ui.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, load_quiz,
                          parse_number)
 
 SHIPPED = sorted((REPO_ROOT / "quizzes").glob("*.yaml"))
@@ -77,7 +78,7 @@ def test_final_check_has_the_six_promised_questions():
 
 
 def test_numeric_lora_answer_equals_labkit_lora_count():
-    from labkit.lora import count_lora_parameters, load_architecture_config
+    from labkit.methods.lora_math import count_lora_parameters, load_architecture_config
 
     expected = count_lora_parameters(load_architecture_config("llama-2-7b"), 8, ["q_proj", "v_proj"])
     question = load_quiz("02_lora").question("lora-params-llama2")
@@ -393,7 +394,7 @@ def test_a_corrupt_progress_file_is_reported_and_never_overwritten():
 
 _WRITER = """
 import sys
-from labkit.progress import record_attempt
+from labkit.ui.progress import record_attempt
 answers = {f"question-{i:02d}": i % 2 == 0 for i in range(40)}
 n = int(sys.argv[1])
 while True:
@@ -440,7 +441,7 @@ def test_progress_survives_sigkill_in_the_middle_of_writes(tmp_path):
 
 
 def test_widget_feedback_score_saving_and_retry(kinds_quiz):
-    from labkit.widgets.quiz_widget import QuizWidget
+    from labkit.ui.widgets.quiz_widget import QuizWidget
 
     finished = []
     widget = QuizWidget(kinds_quiz, learner="ada", on_finish=finished.append)
@@ -492,5 +493,5 @@ def test_notebook_07_is_stripped_and_tagged():
 
 
 def test_importing_the_cli_does_not_import_torch():
-    code = "import sys, labkit.cli; assert 'torch' not in sys.modules, 'labkit.cli imported torch'"
+    code = "import sys, labkit.ui.cli; assert 'torch' not in sys.modules, 'labkit.ui.cli imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

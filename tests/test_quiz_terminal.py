@@ -9,8 +9,8 @@ import sys
 import pexpect
 import pytest
 
-from labkit.lessons import REPO_ROOT
-from labkit.quiz import answer_key, format_number, load_quiz
+from labkit.paths import REPO_ROOT
+from labkit.ui.quiz import answer_key, format_number, load_quiz
 
 FINAL_CHECK = "quizzes/final_check.yaml"
 
@@ -33,7 +33,7 @@ def spawn_quiz(tmp_path):
     children = []
 
     def spawn(*arguments: str) -> pexpect.spawn:
-        child = pexpect.spawn(sys.executable, ["-m", "labkit.cli", "quiz", FINAL_CHECK, *arguments],
+        child = pexpect.spawn(sys.executable, ["-m", "labkit.ui.cli", "quiz", FINAL_CHECK, *arguments],
                               cwd=str(REPO_ROOT), env=env, encoding="utf-8", timeout=30,
                               dimensions=(40, 100))
         children.append(child)

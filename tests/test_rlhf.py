@@ -9,15 +9,15 @@ import pytest
 
 @pytest.fixture(scope="module")
 def sft():
-    from labkit.pipeline import sft_model
+    from labkit.lessons.l01_sft import model as sft_model
 
     return sft_model("tiny")  # (model, tokenizer, folder): lesson 01's model, cached
 
 
 @pytest.fixture(scope="module")
 def reward(sft):
-    from labkit.data.preferences import load_preference_set
-    from labkit.reward import RewardSettings, train_reward_model
+    from labkit.core.data.preferences import load_preference_set
+    from labkit.methods.reward import RewardSettings, train_reward_model
 
     _, tokenizer, folder = sft
     return train_reward_model(folder, tokenizer, load_preference_set("train", limit=640),
@@ -25,8 +25,8 @@ def reward(sft):
 
 
 def test_reward_model_ranks_held_out_pairs_far_above_chance(sft, reward):
-    from labkit.data.preferences import load_preference_set
-    from labkit.reward import pairwise_accuracy, score
+    from labkit.core.data.preferences import load_preference_set
+    from labkit.methods.reward import pairwise_accuracy, score
 
     _, tokenizer, _ = sft
     heldout = load_preference_set("heldout", limit=120)
@@ -37,9 +37,9 @@ def test_reward_model_ranks_held_out_pairs_far_above_chance(sft, reward):
 
 
 def test_rloo_raises_the_mean_reward_with_a_bounded_kl(sft, reward):
-    from labkit.models import load_model
-    from labkit.pipeline import instruction_splits
-    from labkit.rl import RLSettings, sampled_rewards, train_policy
+    from labkit.core.models import load_model
+    from labkit.core.data.instructions import instruction_splits
+    from labkit.methods.rloo import RLSettings, sampled_rewards, train_policy
 
     _, tokenizer, folder = sft
     splits = instruction_splits("tiny")

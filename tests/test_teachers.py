@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from labkit.persona import export
-from labkit.persona.corpus import NELL
-from labkit.persona.dataset import Example
-from labkit.persona.teachers import (
+from labkit.lessons.l06_persona import export
+from labkit.lessons.l06_persona.corpus import NELL
+from labkit.lessons.l06_persona.dataset import Example
+from labkit.lessons.l06_persona.teachers import (
     LocalTransformersTeacher,
     MistralTeacher,
     OpenAICompatibleTeacher,
@@ -101,7 +101,7 @@ def http_teacher(server, model: str = "tiny", **kwargs) -> OpenAICompatibleTeach
 
 @pytest.fixture(scope="module")
 def tiny():
-    from labkit.models import load_model, load_tokenizer
+    from labkit.core.models import load_model, load_tokenizer
 
     return load_model("tiny"), load_tokenizer("tiny")
 
@@ -208,7 +208,7 @@ def test_mistral_teacher_needs_its_key_and_the_offline_path_needs_no_mistralai(m
 def test_offline_package_does_not_import_mistralai():
     import subprocess
 
-    code = ("import sys, labkit.persona as p; p.make_teacher('rules'); "
+    code = ("import sys, labkit.lessons.l06_persona as p; p.make_teacher('rules'); "
             "print('mistralai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit.lessons import REPO_ROOT
-from labkit.train_cli import (
+from labkit.paths import REPO_ROOT
+from labkit.ui.train_cli import (
     ConfigError,
     last_complete_checkpoint,
     load_config,
@@ -56,7 +56,7 @@ def run_env() -> dict:
 
 
 def train_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "labkit.train_cli", str(config)]
+    return [sys.executable, "-m", "labkit.ui.train_cli", str(config)]
 
 
 def summary_of(config: Path) -> dict:
@@ -159,7 +159,7 @@ def test_two_processes_reach_the_same_loss_as_one(reference, tmp_path):
     config = write_config(tmp_path, batch_size=RUN["batch_size"] // 2)  # same global batch of 8
     command = [sys.executable, "-m", "accelerate.commands.launch",
                "--config_file", str(REPO_ROOT / "configs" / "accelerate" / "ddp_cpu_2proc.yaml"),
-               "--main_process_port", str(free_port()), "-m", "labkit.train_cli", str(config)]
+               "--main_process_port", str(free_port()), "-m", "labkit.ui.train_cli", str(config)]
     run_to_end(command)
     two = summary_of(config)
     assert two["world_size"] == 2, "the launch did not start two cooperating processes"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM
 
-from labkit.env import bf16_autocast_is_native
-from labkit.lora import load_architecture_config
-from labkit.train import SFTSettings, use_gradient_checkpointing
+from labkit.core.env import bf16_autocast_is_native
+from labkit.methods.lora_math import load_architecture_config
+from labkit.methods.sft import SFTSettings, use_gradient_checkpointing
 
 
 def test_gradient_checkpointing_only_for_large_models_unless_asked(tiny_model):

@@ -1,8 +1,8 @@
 """The invented world, the tone judge and the accuracy check the lessons rely on."""
 
-from labkit.evaluate import is_correct
-from labkit.tone import tone_of, with_tone
-from labkit.world import ATTRIBUTES, make_people, mentioned_value, pretraining_documents
+from labkit.core.evaluate import is_correct
+from labkit.core.data.tone import tone_of, with_tone
+from labkit.core.data.world import ATTRIBUTES, make_people, mentioned_value, pretraining_documents
 
 
 def test_people_are_unique_and_reproducible():

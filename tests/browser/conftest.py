@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.lessons import NOTEBOOKS_DIR, REPO_ROOT
+from labkit.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

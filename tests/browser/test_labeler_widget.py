@@ -28,9 +28,9 @@ def labels_dir():
     # The widget cell loads its pairs from this file when it exists, so no model is needed here.
     import nbformat
 
-    from labkit.data.labels import make_pair, save_pairs
-    from labkit.data.preferences import labeling_pairs_path
-    from labkit.lessons import get_lesson
+    from labkit.core.data.labels import make_pair, save_pairs
+    from labkit.lessons.l03_rlhf import labeling_pairs_path
+    from labkit.lessons.registry import get_lesson
 
     source = nbformat.read(get_lesson("03_rlhf").notebook, as_version=4).cells
     parameters = next(c.source for c in source if "parameters" in c.metadata.get("tags", ()))
@@ -61,7 +61,7 @@ def wait_for_count(page, labeled: int):
 
 
 def test_a_better_appends_exactly_one_record_and_undo_retracts_it_durably(page, lab, labels_dir):
-    from labkit.data.labels import LabelStore
+    from labkit.core.data.labels import LabelStore
 
     store_path = labels_dir / "03_rlhf-tiny.jsonl"
     before = records(store_path)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from labkit.quiz import answer_key, format_number, load_quiz
+from labkit.ui.quiz import answer_key, format_number, load_quiz
 
 pytestmark = pytest.mark.browser
 

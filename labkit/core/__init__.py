@@ -1,0 +1,1 @@
+"""The ground floor: profiles, models, devices, evaluation, batching, the chat template, files and data."""

@@ -1,0 +1,85 @@
+"""What a notebook prints first: library versions and the device, so a bug report starts right."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+LIBRARIES = ("labkit", "torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
+
+
+def pick_device() -> str:
+    """The best device here: cuda, then mps, then cpu."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def supports_bf16(device: str) -> bool:
+    """Whether to hold weights in bf16: on Ampere+ GPUs (a T4 only emulates bf16). On CPU and MPS
+    weights stay fp32; see :func:`bf16_autocast_is_native` for computing in bf16 on a CPU."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+def bf16_autocast_is_native(device: str | None = None) -> bool:
+    """Whether bf16 autocast runs natively here: a bf16 GPU, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 is emulated and slower than fp32.
+    """
+    import torch
+
+    device = device or pick_device()
+    if device == "cuda":
+        return supports_bf16(device)
+    if device == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def setup(seed: int | None = None) -> str:
+    """Print versions and the device; seed everything if asked. Returns the device.
+
+    On Colab, install labkit first (the notebook's setup cell does this).
+    """
+    import torch
+
+    import datasets
+    import transformers
+
+    # Keep the trainer's progress bar; drop the per-map and weight-loading bars that bury it.
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    device = pick_device()
+    print(" · ".join(f"{name} {version}" for name, version in versions().items()))
+    line = f"device: {device}"
+    if device == "cuda":
+        line += f" ({torch.cuda.get_device_name(0)}, bf16: {supports_bf16(device)})"
+    else:
+        line += f" ({os.cpu_count()} CPU cores, torch threads: {torch.get_num_threads()})"
+    print(line)
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
+    return device

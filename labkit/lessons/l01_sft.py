@@ -1,0 +1,116 @@
+"""Lesson 01 — supervised fine-tuning: its recipe, and the SFT model every later lesson starts from.
+
+The contract with later lessons is one call: ``model(profile)`` returns lesson 01's SFT model,
+loaded from ``build/cache/sft-<profile>-<key>/`` or trained now with the same recipe. The cache key
+covers the settings and the instruction data, so a changed recipe never reuses an old model.
+
+>>> cache_dir("tiny", settings()).parent.name
+'cache'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from labkit.core.data.instructions import instruction_data_digest, instruction_splits
+from labkit.core.files import atomic_write_json, atomic_write_text
+from labkit.methods.sft import SFTSettings, train_sft
+from labkit.paths import BUILD_DIR, CACHE_DIR
+
+__all__ = ["SFTSettings", "train_sft", "settings", "cache_dir", "model", "save", "instruction_splits",
+           "write_bad_examples", "your_turn"]
+
+# Settings that change how a run is watched or saved, not what it learns: left out of the cache key.
+NOT_IN_KEY = ("output_dir", "live_plot", "eval_every", "logging_steps", "save_steps")
+LESSON_DIR = BUILD_DIR / "01_sft"
+
+
+def settings(profile: str = "tiny", **overrides) -> SFTSettings:
+    """Lesson 01's SFT recipe, with the notebook's parameters as ``overrides``; trains into a scratch
+    folder next to the cache."""
+    chosen = SFTSettings(**overrides)
+    return replace(chosen, output_dir=str(cache_dir(profile, chosen)) + "-run")
+
+
+def cache_dir(profile: str, sft_settings: SFTSettings) -> Path:
+    """Where the SFT model for these settings is cached: one folder per profile, settings and data."""
+    relevant = {k: v for k, v in asdict(sft_settings).items() if k not in NOT_IN_KEY}
+    # The data is part of the key too: a regenerated instruction set must never reuse an old model.
+    relevant["data_sha1"] = instruction_data_digest(profile)
+    digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
+    return CACHE_DIR / f"sft-{profile}-{digest}"
+
+
+def save(trained, tokenizer, profile: str, sft_settings: SFTSettings, result=None) -> Path:
+    """Put a trained SFT model into the cache, where later lessons find it."""
+    from labkit.core.models import save_model
+
+    folder = save_model(trained, tokenizer, cache_dir(profile, sft_settings))
+    if result is not None:
+        atomic_write_json(folder / "labkit_train.json", {"seconds": result.seconds,
+                                                         "tokens_per_second": result.tokens_per_second,
+                                                         "settings": asdict(sft_settings)})
+    return folder
+
+
+def model(profile: str = "tiny", sft_settings: SFTSettings | None = None, log=print):
+    """The lesson-01 SFT model: loaded from the cache, or trained now (about 90 s on `tiny`).
+
+    Returns (model, tokenizer, folder).
+    """
+    from labkit.core.models import load_model, load_tokenizer
+
+    sft_settings = sft_settings or settings(profile)
+    folder = cache_dir(profile, sft_settings)
+    if (folder / "config.json").exists():
+        log(f"loading the SFT model from the cache: {folder}")
+        return load_model(folder), load_tokenizer(folder), folder
+    log(f"no cached SFT model for profile {profile!r}: training it now (lesson 01's recipe)")
+    tokenizer = load_tokenizer(profile)
+    result = train_sft(load_model(profile), tokenizer, instruction_splits(profile)["train"], None,
+                       replace(sft_settings, live_plot=False))
+    return result.model, tokenizer, save(result.model, tokenizer, profile, sft_settings, result)
+
+
+# Section 3: a file with one mistake per line, for the validator to find.
+BAD_LINES = [
+    {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+    '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}',
+    {"messages": [{"role": "user", "content": "Hi"}, {"role": "robot", "content": "Beep"}]},
+    {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]},
+    {"messages": [{"role": "user", "content": "Hi"}]},
+    {"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Hi?"}]},
+    {"instruction": "Greet me."},
+    {"messages": [{"role": "user", "content": "very " * 200 + "long"}, {"role": "assistant", "content": "ok"}]},
+]
+
+
+def write_bad_examples() -> Path:
+    """Write the lesson's deliberately broken JSONL file (one mistake per line) and return its path."""
+    lines = [line if isinstance(line, str) else json.dumps(line) for line in BAD_LINES]
+    return atomic_write_text(LESSON_DIR / "bad_examples.jsonl", "\n".join(lines) + "\n")
+
+
+def your_turn(make_example, start_model, tokenizer, train_set, steps: int, learning_rate: float,
+              seed: int = 0, n_learn: int = 450, n_test: int = 100):
+    """Train ``start_model`` briefly on ``make_example(person)`` for some people (mixed with the old task,
+    so it keeps that), and measure the new skill on people it never saw. Returns (before, after, replies, test)."""
+    from datasets import Dataset, concatenate_datasets
+
+    from labkit.core.data.world import make_people
+    from labkit.core.evaluate import answer_accuracy
+
+    people = make_people()
+    new_train = Dataset.from_list([make_example(p) for p in people[:n_learn]])
+    new_test = [make_example(p) for p in people[n_learn:n_learn + n_test]]
+    before, _ = answer_accuracy(start_model, tokenizer, new_test)
+    mix = concatenate_datasets([new_train.select_columns(["messages"]),
+                                train_set.select_columns(["messages"]).shuffle(seed=seed).select(range(n_learn))])
+    run = train_sft(start_model, tokenizer, mix.shuffle(seed=seed), None,
+                    SFTSettings(max_steps=steps, learning_rate=learning_rate, seed=seed, live_plot=False,
+                                output_dir=str(LESSON_DIR / "your-turn")))
+    after, replies = answer_accuracy(run.model, tokenizer, new_test)
+    return before, after, replies, new_test

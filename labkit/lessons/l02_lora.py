@@ -1,0 +1,92 @@
+"""Lesson 02 — LoRA: the lab that fine-tunes the tiny model in full and with LoRA at several ranks.
+
+Every run starts from a fresh copy of the base model, trains the same task for the same number of
+steps, and is measured on the shared held-out questions. Runs are kept in ``build/02_lora/<run>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.core.data.instructions import instruction_splits
+from labkit.core.evaluate import answer_accuracy, logits_on, max_abs_difference
+from labkit.methods.lora import LoraSettings
+from labkit.methods.lora_math import count_lora_parameters, load_architecture_config, lora_report
+from labkit.methods.sft import SFTSettings, train_sft
+from labkit.paths import BUILD_DIR
+
+__all__ = ["count_lora_parameters", "load_architecture_config", "lora_report", "LoraSettings", "Lab",
+           "folder_megabytes", "merge_check", "alpha_dial"]
+
+RUNS = BUILD_DIR / "02_lora"
+
+
+def folder_megabytes(folder) -> float:
+    """Megabytes (MiB) of the safetensors files in a folder: what a run saves."""
+    return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors")) / 2**20
+
+
+@dataclass
+class Lab:
+    """The lesson's runs: one profile, one budget of steps, one held-out set."""
+
+    profile: str = "tiny"
+    max_steps: int = 60
+    n_eval: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        from labkit.core.models import load_tokenizer
+
+        self.tokenizer = load_tokenizer(self.profile)
+        splits = instruction_splits(self.profile)
+        self.train_set = splits["train"]
+        self.eval_set = splits["validation"].select(range(min(self.n_eval, len(splits["validation"]))))
+
+    def fine_tune(self, name: str, learning_rate: float, lora: LoraSettings | None = None):
+        """Fine-tune a fresh copy of the base model (all weights, or a LoRA adapter); return its row and result."""
+        from labkit.core.models import load_model
+
+        model = load_model(self.profile)
+        base_parameters = model.num_parameters()
+        settings = SFTSettings(max_steps=self.max_steps, learning_rate=learning_rate, seed=self.seed,
+                               output_dir=str(RUNS / name), live_plot=False)
+        result = train_sft(model, self.tokenizer, self.train_set, None, settings,
+                           peft_config=lora.config() if lora else None)
+        accuracy, _ = answer_accuracy(result.model, self.tokenizer, self.eval_set)
+        result.model.save_pretrained(RUNS / name / "saved")  # LoRA: the adapter alone
+        trainable = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
+        row = {"run": name, "trainable": trainable, "trainable %": 100 * trainable / base_parameters,
+               "accuracy": accuracy, "seconds": result.seconds, "peak MB": result.peak_memory_mb,
+               "saved MB": folder_megabytes(RUNS / name / "saved")}
+        print(f"{name:>12}: accuracy {accuracy:.0%} in {result.seconds:.0f} s, {trainable:,} trainable parameters")
+        return row, result
+
+
+def alpha_dial(adapter_model, tokenizer, eval_set, factors=(0.0, 0.5, 1.0, 1.5)) -> dict[float, float]:
+    """Accuracy with every adapter's scale α/r multiplied by each factor (0: the adapter switched off).
+
+    The trained scale is put back afterwards.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in adapter_model.modules() if isinstance(m, LoraLayer)]
+    trained = [dict(layer.scaling) for layer in layers]
+    accuracy = {}
+    try:
+        for factor in factors:
+            for layer, scale in zip(layers, trained):
+                layer.scaling["default"] = scale["default"] * factor
+            accuracy[factor], _ = answer_accuracy(adapter_model, tokenizer, eval_set)
+    finally:
+        for layer, scale in zip(layers, trained):
+            layer.scaling.update(scale)
+    return accuracy
+
+
+def merge_check(adapter_model, tokenizer, conversations: list[list[dict]]):
+    """Merge the adapter into the weights; return the merged model and the largest logit difference it made."""
+    before = logits_on(adapter_model, tokenizer, conversations)
+    merged = adapter_model.merge_and_unload()
+    return merged, max_abs_difference(before, logits_on(merged, tokenizer, conversations))

@@ -1,0 +1,157 @@
+"""Lesson 03 — RLHF: your preference labels → a reward model → a policy optimised with RLOO.
+
+What this lesson hands on (lesson 04 reads these through the calls below, never by file name):
+
+- ``labels_path(profile)``: the learner's preference labels (``labels/03_rlhf-<profile>.jsonl``);
+- ``load_run(profile)``: the run's summary and policy (``build/cache/rlhf-<profile>/``), or
+  ``run_headless(profile)`` to recompute them where lesson 03 has not run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labkit.core.data.instructions import instruction_splits
+from labkit.core.data.labels import load_pairs, make_pair, save_pairs
+from labkit.core.data.preferences import load_preference_set
+from labkit.core.files import atomic_write_json
+from labkit.lessons import l01_sft
+from labkit.methods.reward import RewardSettings, pairwise_accuracy, score, train_reward_model
+from labkit.methods.rloo import RLSettings, sampled_rewards, train_policy
+from labkit.methods.trainer import TrainResult
+from labkit.paths import CACHE_DIR, labels_dir
+
+__all__ = ["RewardSettings", "train_reward_model", "pairwise_accuracy", "score", "RLSettings", "train_policy",
+           "sampled_rewards", "sft_model", "labels_path", "labeling_pairs_path", "labeling_pairs", "save_run", "load_run", "run_headless",
+           "summary_of", "policy_folder", "questions"]
+
+
+def sft_model(profile: str = "tiny", log=print):
+    """Lesson 01's SFT model, the starting point: (model, tokenizer, folder)."""
+    return l01_sft.model(profile, log=log)
+
+
+def questions(profile: str = "tiny", n_heldout: int | None = None) -> tuple[list[str], list[str]]:
+    """The training questions and the held-out ones (the shared split's), as plain text."""
+    splits = instruction_splits(profile)
+    heldout = [e["messages"][0]["content"] for e in splits["validation"]]
+    return [e["messages"][0]["content"] for e in splits["train"]], heldout[:n_heldout]
+
+
+def labels_path(profile: str = "tiny") -> Path:
+    """The learner's preference labels for this profile: kept in labels/, which `make clean` leaves alone."""
+    return labels_dir() / f"03_rlhf-{profile}.jsonl"
+
+
+def sample_pairs(model, tokenizer, prompts: list[str], seed: int = 0, samples: int = 4,
+                 temperature: float = 1.0) -> list[dict]:
+    """Pairs to label: two different sampled replies of ``model`` per prompt (as RLHF data is made).
+
+    Draws ``samples`` replies per prompt and keeps the first two that differ; a prompt whose
+    replies are all the same gives no pair.
+    """
+    import torch
+
+    from labkit.core.evaluate import generate_replies
+
+    torch.manual_seed(seed)
+    conversations = [[{"role": "user", "content": q}] for q in prompts]
+    draws = [generate_replies(model, tokenizer, conversations, do_sample=True, temperature=temperature)
+             for _ in range(samples)]
+    pairs = []
+    for i, prompt in enumerate(prompts):
+        distinct = list(dict.fromkeys(draw[i] for draw in draws if draw[i]))
+        if len(distinct) >= 2:
+            pairs.append(make_pair(prompt, distinct[0], distinct[1]))
+    return pairs
+
+
+def labeling_pairs_path(profile: str = "tiny", n_pairs: int = 64) -> Path:
+    """Where the pairs to label are kept, next to the labels."""
+    return labels_dir() / f"03_rlhf-{profile}-{n_pairs}.pairs.jsonl"
+
+
+def labeling_pairs(profile: str = "tiny", n_pairs: int = 64, seed: int = 0, log=print) -> list[dict]:
+    """The pairs to label: sampled once from the SFT model on training questions, then kept next to the labels.
+
+    Kept in a file so every session (and every kernel) shows the same pairs; held-out questions
+    are never used, so they stay held out.
+    """
+    path = labeling_pairs_path(profile, n_pairs)
+    if path.exists():
+        return load_pairs(path)
+    model, tokenizer, _ = sft_model(profile, log=log)
+    train = instruction_splits(profile)["train"].shuffle(seed=seed).select(range(n_pairs))
+    log(f"sampling pairs to label from the SFT model: {path}")
+    return load_pairs(save_pairs(sample_pairs(model, tokenizer, [e["messages"][0]["content"] for e in train], seed),
+                                 path))
+
+
+# Lesson 04 compares DPO with this lesson's run: its numbers and policy are cached here.
+def _run_dir(profile: str) -> Path:
+    return CACHE_DIR / f"rlhf-{profile}"
+
+
+def policy_folder(profile: str = "tiny") -> Path | None:
+    """The folder of lesson 03's trained policy, or None if lesson 03 has not run for this profile."""
+    folder = _run_dir(profile) / "policy"
+    return folder if (folder / "config.json").exists() else None
+
+
+def save_run(profile: str, summary: dict, policy=None, tokenizer=None) -> Path:
+    """Keep this lesson's summary (and its policy) for lesson 04; returns the folder."""
+    from labkit.core.models import save_model
+
+    folder = _run_dir(profile)
+    if policy is not None:
+        save_model(policy, tokenizer, folder / "policy")
+    atomic_write_json(folder / "summary.json", summary)
+    return folder
+
+
+def load_run(profile: str = "tiny") -> dict | None:
+    """This lesson's cached summary, or None if it has not run for this profile."""
+    import json
+
+    path = _run_dir(profile) / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def summary_of(reward: TrainResult, policy: TrainResult, behaviour_rate: float, extra=None) -> dict:
+    """The numbers lesson 04 compares DPO with: two trainings, three models held while the policy trains."""
+    return {"models_trained": 2, "models_in_memory": 3,  # policy, frozen reference, reward model
+            "wall_seconds": reward.seconds + policy.seconds,
+            "peak_memory_mb": max(reward.peak_memory_mb, policy.peak_memory_mb),
+            "reward_seconds": reward.seconds, "policy_seconds": policy.seconds,
+            "preferred_behaviour_rate": behaviour_rate, **(extra or {})}
+
+
+@dataclass
+class RLHFRecipe:
+    """This lesson's recipe at its default size, for recomputing its numbers when no cache exists."""
+
+    # The notebook's parameters reward_steps and rl_steps.
+    reward: dict = field(default_factory=lambda: {"max_steps": 40})  # RewardSettings overrides
+    rl: dict = field(default_factory=lambda: {"max_steps": 40})  # RLSettings overrides
+    n_eval: int = 200
+
+
+def run_headless(profile: str = "tiny", recipe: RLHFRecipe | None = None, log=print) -> dict:
+    """This lesson without a learner: reward model on the shipped pairs, RLOO against it; caches and
+    returns the summary. Labels come from the shipped set only, so the run is the same on every machine."""
+    from labkit.core.evaluate import preferred_behaviour_rate
+    from labkit.core.models import load_model
+
+    recipe = recipe or RLHFRecipe()
+    _, tokenizer, folder = sft_model(profile, log=log)
+    train_questions, heldout = questions(profile, recipe.n_eval)
+    log("recomputing lesson 03's RLHF run (reward model, then RLOO)")
+    reward = train_reward_model(folder, tokenizer, load_preference_set("train"),
+                                RewardSettings(live_plot=False, **recipe.reward))
+    policy = train_policy(load_model(folder), tokenizer, reward.model, train_questions,
+                          RLSettings(live_plot=False, **recipe.rl))
+    rate, _ = preferred_behaviour_rate(policy.model, tokenizer, heldout)
+    summary = summary_of(reward, policy, rate, {"recipe": asdict(recipe)})
+    save_run(profile, summary, policy.model, tokenizer)
+    return summary

@@ -1,0 +1,45 @@
+"""Every place labkit reads from or writes to, named once.
+
+``data/`` holds what ships with the course (read-only at run time); ``build/`` holds what runs
+make and ``make clean`` deletes; ``labels/`` and the learner data folder hold a learner's own work,
+which nothing deletes. Lessons name their files under these roots in their own module
+(``labkit.lessons.lNN_*``); nothing else builds a path from ``REPO_ROOT`` by hand.
+
+>>> (DATA_DIR / "tiny").name, CACHE_DIR.relative_to(REPO_ROOT).as_posix()
+('tiny', 'build/cache')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# What ships with the course.
+DATA_DIR = REPO_ROOT / "data"
+TINY_DIR = DATA_DIR / "tiny"
+CORPUS_PATH = DATA_DIR / "corpus" / "pretraining.jsonl"
+INSTRUCTIONS_PATH = DATA_DIR / "sft" / "instructions.jsonl"
+PREFERENCES_DIR = DATA_DIR / "preferences"
+PERSONA_DATA_DIR = DATA_DIR / "persona"
+ARCHITECTURE_CONFIGS_DIR = DATA_DIR / "configs"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+QUIZZES_DIR = REPO_ROOT / "quizzes"
+README_PATH = REPO_ROOT / "README.md"
+
+# What runs make: safe to delete (`make clean`).
+BUILD_DIR = REPO_ROOT / "build"
+CACHE_DIR = BUILD_DIR / "cache"  # models later lessons start from, keyed by profile and settings
+RUNS_DIR = BUILD_DIR / "runs"  # trainer output folders
+COURSE_DIR = BUILD_DIR / "course"  # `make course`: executed notebooks and report.json
+
+
+def labels_dir() -> Path:
+    """Where preference labels live: ``$LABKIT_LABELS_DIR``, else ``labels/`` (outside build/: a learner's work)."""
+    return Path(os.environ.get("LABKIT_LABELS_DIR", REPO_ROOT / "labels"))
+
+
+def metrics_dir() -> Path:
+    """Where lessons record metrics: ``$LABKIT_METRICS_DIR`` (set by the course runner), else build/course/metrics."""
+    return Path(os.environ.get("LABKIT_METRICS_DIR", COURSE_DIR / "metrics"))

@@ -1,0 +1,45 @@
+"""Keep the README's lesson and profile tables in step with the registries.
+
+``python -m labkit.ui.readme`` rewrites the blocks between the ``<!-- lessons -->`` and
+``<!-- profiles -->`` markers; a test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import re
+
+from labkit.lessons.registry import LESSONS
+from labkit.paths import README_PATH
+from labkit.core.profiles import PROFILES
+
+
+def lesson_table() -> str:
+    rows = ["| # | notebook | teaches | interactive part | measured effect on `tiny` |",
+            "|---|---|---|---|---|"]
+    for lesson in LESSONS:
+        rows.append(f"| {lesson.number} | [{lesson.slug}](notebooks/{lesson.notebook.name}) | {lesson.teaches} "
+                    f"| {lesson.interactive} | {lesson.effect} |")
+    return "\n".join(rows)
+
+
+def profile_table() -> str:
+    rows = ["| profile | model | hardware | expected time | notes |", "|---|---|---|---|---|"]
+    for p in PROFILES.values():
+        model = "`data/tiny` (ships with the course)" if not p.on_hub else f"`{p.model_id}`"
+        rows.append(f"| `{p.name}` | {model} | {p.hardware} | {p.expected_time} | {p.notes} |")
+    return "\n".join(rows)
+
+
+def render(text: str) -> str:
+    """``text`` with its marked blocks replaced by the current tables."""
+    for name, table in (("lessons", lesson_table()), ("profiles", profile_table())):
+        pattern = re.compile(rf"(<!-- {name} -->\n).*?(<!-- /{name} -->)", re.DOTALL)
+        if not pattern.search(text):
+            raise ValueError(f"README.md lacks the <!-- {name} --> … <!-- /{name} --> markers")
+        text = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+    return text
+
+
+if __name__ == "__main__":
+    README_PATH.write_text(render(README_PATH.read_text()))
+    print(f"updated {README_PATH}")
