@@ -1,5 +1,5 @@
-"""labkit.ui.quiz and labkit.ui.progress: shipped banks validate, every error is located, grading is
-right for every kind, the LoRA figure comes from labkit.methods.lora_math, and progress survives SIGKILL."""
+"""labkit.ui.quiz: shipped banks validate, every error is located, grading is right for every kind,
+the LoRA figure comes from labkit.methods.lora_math, links open in JupyterLab, and progress survives SIGKILL."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.ui.cli import main
+from labkit.core.files import atomic_write_json
 from labkit.lessons.registry import LESSONS
 from labkit.paths import REPO_ROOT
-from labkit.ui.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
-                             progress_path, record_attempt, write_json_atomic)
-from labkit.ui.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, load_quiz,
-                         parse_number)
+from labkit.ui.cli import main
+from labkit.ui.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, key_self_check, lab_url,
+                            load_quiz, parse_number)
+from labkit.ui.quiz.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
+                                     progress_path, record_attempt)
 
 SHIPPED = sorted((REPO_ROOT / "quizzes").glob("*.yaml"))
 # Every lesson but the final check ends with a check of its own, on a bank named after it.
@@ -44,7 +45,7 @@ def test_every_shipped_quiz_validates(path):
     problems = check_quiz(path)
     assert not problems, "\n".join(map(str, problems))
     quiz = load_quiz(path)
-    assert grade_quiz(quiz, answer_key(quiz)).score == len(quiz.questions)
+    assert key_self_check(quiz) == grade_quiz(quiz, answer_key(quiz)).score == len(quiz.questions)
 
 
 def test_the_banks_the_course_promises_are_shipped():
@@ -365,7 +366,7 @@ def test_progress_keeps_attempts_and_reports_best_score_and_what_is_left(capsys)
     status = {row.lesson: row for row in lesson_status("ada")}
     assert (status["02_lora"].best, status["02_lora"].attempts, status["02_lora"].state) == (4, 3, "passed")
     assert status["00_start_here"].state == "retry"
-    assert status["01_sft"].state == "not taken"
+    assert (status["01_sft"].state, status["01_sft"].best) == ("not taken", None)
 
     assert main(["progress", "--learner", "ada"]) == 0
     out = capsys.readouterr().out
@@ -393,8 +394,18 @@ def test_a_corrupt_progress_file_is_reported_and_never_overwritten():
 
 
 _WRITER = """
-import sys
-from labkit.ui.progress import record_attempt
+import os, stat, sys, time
+from labkit.ui.quiz.progress import record_attempt
+
+real_fsync = os.fsync
+def slow_fsync(fd):
+    # A disk takes milliseconds to fsync a file, a tmpfs none: widen the window (temporary file
+    # written, not yet renamed into place) that a kill should be able to hit.
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        time.sleep(0.03)
+    real_fsync(fd)
+os.fsync = slow_fsync
+
 answers = {f"question-{i:02d}": i % 2 == 0 for i in range(40)}
 n = int(sys.argv[1])
 while True:
@@ -407,9 +418,9 @@ def test_progress_survives_sigkill_in_the_middle_of_writes(tmp_path):
     env = {**os.environ, "LABKIT_DATA_DIR": str(tmp_path / "data")}
     path = progress_path("killed")
     path.parent.mkdir(parents=True)
-    # A few hundred earlier attempts make each write long enough to be killed in the middle of.
+    # A few hundred earlier attempts and the child's slow fsync make each write long enough to be killed in.
     answers = {f"question-{j:02d}": True for j in range(40)}
-    write_json_atomic(path, {"version": 1, "learner": "killed", "attempts": [
+    atomic_write_json(path, {"version": 1, "learner": "killed", "attempts": [
         {"lesson": "07_final_check", "score": i % 7, "total": 6, "at": "2026-11-21T00:00:00+00:00",
          "questions": answers} for i in range(300)]})
     kept = load_progress("killed")["attempts"]
@@ -467,20 +478,47 @@ def test_widget_feedback_score_saving_and_retry(kinds_quiz):
 
 
 # ---------------------------------------------------------------------------------------------
-# Notebook 07 end to end (headless: the answer key is graded through the same code)
+# "Read more" links: absolute JupyterLab URLs, whatever page the widget is shown on
 
 
-@pytest.mark.notebook
-def test_notebook_07_runs_headless_and_records_full_marks(tmp_path, monkeypatch):
-    import papermill
+def test_lab_url_is_absolute_under_the_servers_base_url_and_root():
+    link = "notebooks/02_lora.ipynb#What-LoRA-trains"
+    assert lab_url(link, {"base_url": "/", "root_dir": str(REPO_ROOT)}) == \
+        "/lab/tree/notebooks/02_lora.ipynb#What-LoRA-trains"
+    assert lab_url(link, {"base_url": "/user/ada/", "root_dir": str(REPO_ROOT.parent)}) == \
+        f"/user/ada/lab/tree/{REPO_ROOT.name}/notebooks/02_lora.ipynb#What-LoRA-trains"
+    # No JupyterLab server known (papermill, VS Code), or the repository outside its root: the
+    # link is relative to the lesson notebooks, where the quiz widget is shown.
+    assert lab_url(link, {}) == lab_url(link, {"base_url": "/", "root_dir": "/nowhere"}) == \
+        "02_lora.ipynb#What-LoRA-trains"
 
-    monkeypatch.setenv("LABKIT_METRICS_DIR", str(tmp_path / "metrics"))
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "07_final_check.ipynb"),
-                               str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
-                               kernel_name="python3")
-    metrics = json.loads((tmp_path / "metrics" / "07_final_check.json").read_text())
-    assert metrics == {"questions": 6, "score": 6}
-    assert not (tmp_path / "data" / "progress").exists(), "a headless run must not save attempts"
+
+def test_lab_url_finds_the_server_that_started_the_kernel(tmp_path, monkeypatch):
+    """A server writes jpserver-<pid>.json and gives its kernels JPY_PARENT_PID=<pid>."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("JPY_PARENT_PID", "4242")
+    (tmp_path / "jpserver-4242.json").write_text(json.dumps({"base_url": "/course/", "root_dir": str(REPO_ROOT)}))
+    assert lab_url("notebooks/00_start_here.ipynb") == "/course/lab/tree/notebooks/00_start_here.ipynb"
+    monkeypatch.setenv("JPY_PARENT_PID", "4243")  # a kernel some other program started
+    assert lab_url("notebooks/00_start_here.ipynb") == "00_start_here.ipynb"
+
+
+def test_widget_feedback_links_to_the_lesson_in_jupyterlab(kinds_quiz, monkeypatch, tmp_path):
+    from labkit.ui.widgets.quiz_widget import QuizWidget
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("JPY_PARENT_PID", "4242")
+    (tmp_path / "jpserver-4242.json").write_text(json.dumps({"base_url": "/", "root_dir": str(REPO_ROOT)}))
+    widget = QuizWidget(kinds_quiz)
+    widget.answer(1)
+    widget.submit()
+    # The bank's link is repo-relative; the server above serves the repository at its root.
+    assert ('<a class="labkit-quiz-link" href="/lab/tree/notebooks/01_sft.ipynb#Section-one" '
+            'target="_blank"') in widget.feedback.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 07 (tests/test_notebooks.py runs it under papermill; these read it without running it)
 
 
 def test_notebook_07_is_stripped_and_tagged():
@@ -490,6 +528,20 @@ def test_notebook_07_is_stripped_and_tagged():
     tags = [t for c in cells for t in c["metadata"].get("tags", [])]
     assert {"parameters", "widget"} <= set(tags)
     assert 'record_metrics("07_final_check"' in "".join(cells[-1]["source"])
+
+
+def test_notebook_07_reports_the_learners_score_and_never_makes_one_up():
+    """Its score comes from the learner's progress only; the answer key is reported apart, and the
+    notebook itself never saves an attempt (only a learner's clicks in the widget do)."""
+    notebook = nbformat.read(REPO_ROOT / "notebooks" / "07_final_check.ipynb", as_version=4)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "record_attempt" not in code and "answer_key" not in code
+    assert "key_self_check(final_check)" in code and "lesson_status(learner)" in code
+    assert '"key_self_check": key_check, "score": score' in notebook.cells[-1].source
+    final = next(lesson for lesson in LESSONS if lesson.key == "07_final_check")
+    assert "score" not in final.metrics, "a headless run has no learner's score, so it cannot be required"
+    status = {row.lesson: row for row in lesson_status("nobody-yet")}
+    assert status["07_final_check"].best is None  # what the notebook records as null
 
 
 def test_importing_the_cli_does_not_import_torch():

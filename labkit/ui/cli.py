@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.ui.progress import (LearnerNameError, ProgressError, default_learner, lesson_status,
-                             progress_path, record_attempt)
 from labkit.ui.quiz import Grade, Question, Quiz, QuizError, QuizResult, grade, load_quiz, parse_number
+from labkit.ui.quiz.progress import (LearnerNameError, ProgressError, default_learner, lesson_status,
+                                     progress_path, record_attempt)
 
 
 @dataclass(frozen=True)

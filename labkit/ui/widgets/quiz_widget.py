@@ -16,8 +16,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from labkit.ui.progress import ProgressError, record_attempt
-from labkit.ui.quiz import Grade, Question, Quiz, QuizResult, grade
+from labkit.ui.quiz import Grade, Question, Quiz, QuizResult, grade, lab_url
+from labkit.ui.quiz.progress import ProgressError, record_attempt
 
 # Long option texts must wrap: ipywidgets gives radio and checkbox labels one fixed-height line,
 # and puts a radio button after its text in the DOM (order: -1 shows it first).
@@ -29,6 +29,8 @@ _CSS = """<style>
 .labkit-quiz .widget-radio-box, .labkit-quiz .widget-checkbox { height: auto; width: 100%; }
 .labkit-quiz .labkit-quiz-correct { border-left: 4px solid #2e7d32; padding-left: 8px; }
 .labkit-quiz .labkit-quiz-wrong { border-left: 4px solid #c62828; padding-left: 8px; }
+.labkit-quiz a.labkit-quiz-link { color: var(--jp-content-link-color, #1976d2); text-decoration: underline; }
+.labkit-quiz a.labkit-quiz-link:hover { text-decoration-thickness: 2px; }
 </style>"""
 
 _INPUT_HINTS = {"numeric": "a number, e.g. 1234 or 1.2M", "text": "a word or a few"}
@@ -196,8 +198,8 @@ def _feedback_html(verdict: Grade) -> str:
     feedback = re.sub(r"^(Right|Not quite|No answer given)", r"<b>\1</b>", escape(verdict.feedback))
     return (f"<p>{feedback}</p>"
             f'<p class="labkit-quiz-explanation">{escape(question.explanation)}</p>'
-            f'<p>Read more: <a href="{escape(_href(question.link))}" target="_blank">'
-            f"{escape(question.link)}</a></p>")
+            f'<p>Read more: <a class="labkit-quiz-link" href="{escape(lab_url(question.link))}" '
+            f'target="_blank" rel="noopener">{escape(question.link)}</a></p>')
 
 
 def _summary_items(result: QuizResult) -> str:
@@ -212,11 +214,6 @@ def _shorten(text: str, width: int = 90) -> str:
     return textwrap.shorten(text, width, placeholder=" …")
 
 
-def _href(link: str) -> str:
-    """Links are repo-relative; quiz notebooks live in notebooks/, so resolve from there."""
-    return link.removeprefix("notebooks/") if link.startswith("notebooks/") else f"../{link}"
-
-
 def _html(value: str, css_class: str) -> widgets.HTML:
     element = widgets.HTML(value)
     element.add_class(css_class)
@@ -227,19 +224,3 @@ def _button(label: str, css_class: str, style: str = "") -> widgets.Button:
     button = widgets.Button(description=label, button_style=style)
     button.add_class(css_class)
     return button
-
-
-def running_headless() -> bool:
-    """True when no one can click: outside IPython, or a kernel run by papermill/nbclient.
-
-    nbclient sends every cell with ``allow_stdin=False``; JupyterLab, Colab and VS Code allow it.
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return True
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return True
-    return not getattr(kernel, "_allow_stdin", True)

@@ -6,8 +6,8 @@ PosixPath('/home/ada/.local/share/labkit/progress/ada.json')
 LessonStatus(lesson='02_lora', quiz=..., best=4, total=5, attempts=1)
 
 The file lives in the user's data directory (``$LABKIT_DATA_DIR`` overrides it, e.g. in tests).
-Every write happens under a lock, goes to a temporary file that is fsynced, and then replaces
-the old file in one ``os.replace``: a reader sees the old attempts or the new ones, never half.
+Every write happens under a lock and through :func:`labkit.core.files.atomic_write_json` (an
+fsynced temporary file renamed into place): a reader sees the old attempts or the new ones, never half.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock
 
+from labkit.core.files import atomic_write_json, remove_stale_temp_files
 from labkit.lessons.registry import LESSONS
+from labkit.ui.quiz.bank import find_quizzes
 
 FORMAT_VERSION = 1
 PASS_FRACTION = 0.8  # a lesson's check counts as passed from 80% (e.g. 5 of 6, 4 of 5)
@@ -91,37 +93,11 @@ def record_attempt(learner: str, lesson: str, score: int, total: int,
                "questions": dict(questions or {})}
     # The lock makes read-append-write safe when a notebook and a terminal save at once.
     with FileLock(str(path) + ".lock", timeout=30):
-        _remove_stale_temp_files(path)
+        remove_stale_temp_files(path)  # under the lock no one else writes: these are a killed writer's
         data = load_progress(learner)
         data["attempts"].append(attempt)
-        write_json_atomic(path, data)
+        atomic_write_json(path, data)
     return path
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON so that ``path`` holds either its old content or the new one, even on a kill."""
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "w", encoding="utf-8") as file:
-            json.dump(data, file, indent=1)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """Under the lock no one else is writing, so any temp file is left from a killed writer."""
-    for stale in path.parent.glob(f"{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -151,8 +127,6 @@ class LessonStatus:
 def lesson_status(learner: str, quizzes: dict[str, Path] | None = None) -> list[LessonStatus]:
     """Every lesson in course order (plus any lesson only the attempts know), with its best score."""
     if quizzes is None:
-        from labkit.ui.quiz import find_quizzes
-
         quizzes = find_quizzes()
     best: dict[str, dict] = {}
     counts: dict[str, int] = {}
