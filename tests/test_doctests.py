@@ -9,13 +9,14 @@ import pkgutil
 import pytest
 
 import labkit
+from labkit.paths import REPO_ROOT
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(labkit.__path__, "labkit.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, monkeypatch):
-    monkeypatch.chdir(labkit.lessons.REPO_ROOT)  # examples name files relative to the project
+    monkeypatch.chdir(REPO_ROOT)  # examples name files relative to the project
     module = importlib.import_module(name)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in doctest.DocTestFinder().find(module, name):

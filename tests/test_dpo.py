@@ -29,6 +29,7 @@ def live_module_storages() -> dict[int, int]:
     return found
 
 
+@pytest.mark.slow
 def test_dpo_raises_margin_and_accuracy_keeping_one_copy_of_the_weights(sft):
     from labkit.core.data.preferences import load_preference_set
     from labkit.methods.dpo import DPOSettings, parameters_in_memory, preference_accuracy, train_dpo
@@ -56,6 +57,7 @@ def test_dpo_raises_margin_and_accuracy_keeping_one_copy_of_the_weights(sft):
     assert margins[-1] > margins[0]
 
 
+@pytest.mark.slow
 def test_without_lora_dpo_would_hold_a_second_copy(sft):
     """The measurement above is sensitive: full fine-tuning DPO makes TRL load a reference copy."""
     from trl import DPOTrainer

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit.core.data.labels import (SIMULATED_ANNOTATOR, DuplicateLabelError, LabelStore, make_pair,
-                                parse_label_lines, simulated_choice)
+from labkit.core.data.label_records import SIMULATED_ANNOTATOR, make_pair, parse_label_lines, simulated_choice
+from labkit.core.data.labels import DuplicateLabelError, LabelStore
 
 # A labeling session as a separate process: resume at the first unlabeled pair, label, and print
 # each pair id only once `add` has returned (i.e. once the label is on disk).

@@ -28,12 +28,25 @@ EFFECTS = {
     "07_final_check": lambda m: m["key_self_check"] == m["questions"] == 6,
 }
 
+# Lessons that handle API keys run with a fake key in the kernel's environment (None: unset, so no
+# paid job starts from a developer's shell); the executed notebook and the metrics must not hold it.
+SECRETS = {"06_persona": {"OPENAI_API_KEY": "sk-labkit-test-" + "9" * 24, "MISTRAL_API_KEY": None}}
+
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.key)
-def test_lesson_runs_headless_and_shows_its_effect(lesson, tmp_path):
+def test_lesson_runs_headless_and_shows_its_effect(lesson, tmp_path, monkeypatch):
+    secrets = SECRETS.get(lesson.key, {})
+    for name, value in secrets.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     run = run_lesson(lesson, tmp_path, small=True)
     assert run.ok, run.error
+    for written in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert not any(v and v in written.read_text(errors="ignore") for v in secrets.values()), \
+            f"{lesson.key} shows an API key in {written}"
     missing = [name for name in lesson.metrics if name not in run.metrics]
     assert not missing, f"{lesson.key} did not record {missing}"
     if lesson.key in EFFECTS:
@@ -41,6 +54,25 @@ def test_lesson_runs_headless_and_shows_its_effect(lesson, tmp_path):
     report = write_report([run], tmp_path)
     assert lesson.key in report.read_text()
     assert lesson.key in format_table([run])
+    assert_checked_outputs_match(lesson.notebook, run.output)
+
+
+def text_of(outputs) -> str:
+    """The text a cell printed or displayed (streams and text/plain), as nbval compares it."""
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
+def assert_checked_outputs_match(source, executed):
+    """Cells marked ``# NBVAL_CHECK_OUTPUT`` must print what the committed notebook shows.
+
+    nbval's convention, checked on the one papermill run instead of a second execution by nbval.
+    """
+    stored = [c for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code"]
+    ran = [c for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
+    for before, after in zip(stored, ran, strict=True):
+        if "NBVAL_CHECK_OUTPUT" in before.source:
+            assert text_of(after.outputs) == text_of(before.outputs), \
+                f"{source.name}: a checked cell printed something else:\n{before.source}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.key)

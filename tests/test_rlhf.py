@@ -24,6 +24,7 @@ def reward(sft):
                               RewardSettings(max_steps=20, live_plot=False, output_dir=str(folder) + "-test-reward"))
 
 
+@pytest.mark.slow
 def test_reward_model_ranks_held_out_pairs_far_above_chance(sft, reward):
     from labkit.core.data.preferences import load_preference_set
     from labkit.methods.reward import pairwise_accuracy, score
@@ -36,6 +37,7 @@ def test_reward_model_ranks_held_out_pairs_far_above_chance(sft, reward):
     assert polite > rude
 
 
+@pytest.mark.slow
 def test_rloo_raises_the_mean_reward_with_a_bounded_kl(sft, reward):
     from labkit.core.models import load_model
     from labkit.core.data.instructions import instruction_splits

@@ -139,6 +139,7 @@ def test_last_complete_checkpoint_skips_one_cut_short(tmp_path):
 # Training runs
 
 
+@pytest.mark.slow
 def test_train_from_yaml_writes_a_trained_model(reference):
     import torch
     from safetensors.torch import load_file
@@ -155,6 +156,7 @@ def test_train_from_yaml_writes_a_trained_model(reference):
     assert reference["val_loss"] < 2.5, reference["val_loss"]
 
 
+@pytest.mark.slow
 def test_two_processes_reach_the_same_loss_as_one(reference, tmp_path):
     config = write_config(tmp_path, batch_size=RUN["batch_size"] // 2)  # same global batch of 8
     command = [sys.executable, "-m", "accelerate.commands.launch",
@@ -168,6 +170,7 @@ def test_two_processes_reach_the_same_loss_as_one(reference, tmp_path):
         assert step == ref_step and abs(loss - ref_loss) < DDP_LOSS_TOLERANCE, (step, loss, ref_loss)
     assert abs(two["val_loss"] - reference["val_loss"]) < DDP_LOSS_TOLERANCE, (two["val_loss"], reference["val_loss"])
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_loss(reference, tmp_path):
     config = write_config(tmp_path)
     out = tmp_path / "out"
@@ -208,6 +211,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainer, weights", [("reward", "model.safetensors"), ("dpo", "adapter_model.safetensors")])
 def test_reward_and_dpo_configs_train_from_the_sft_model(reference, trainer, weights, tmp_path, one_thread):
     """The shipped reward and DPO configs, shortened, starting from the SFT run's model."""

@@ -1,10 +1,12 @@
 """Chat with a model through its chat template: a settable system prompt, the history kept,
 and only the newly generated tokens decoded as the reply.
 
->>> chat = Chat(model, tokenizer, system_prompt="You answer in one sentence.")  # doctest: +SKIP
->>> chat.send("Where does Alma Ashby live?")  # doctest: +SKIP
-'Alma Ashby lives in Corvale.'
->>> chat.send("And what is her pet?")  # the first turn is still in the prompt  # doctest: +SKIP
+>>> from labkit.core.models import load_model, load_tokenizer
+>>> chat = Chat(load_model("tiny"), load_tokenizer("tiny"), system_prompt="You answer in one sentence.")
+>>> reply = chat.send("Where does Alma Ashby live?")  # the base model: it cannot answer well yet
+>>> reply = chat.send("And what is her pet?")
+>>> [turn["role"] for turn in chat.messages()]  # the first turn is still in the prompt
+['system', 'user', 'assistant', 'user', 'assistant']
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
-from labkit.core.data.labels import load_pairs, make_pair, save_pairs
+from labkit.core.data.label_records import make_pair
+from labkit.core.data.labels import load_pairs, save_pairs
 from labkit.core.data.preferences import load_preference_set
 from labkit.core.files import atomic_write_json
 from labkit.lessons import l01_sft

@@ -28,7 +28,8 @@ def labels_dir():
     # The widget cell loads its pairs from this file when it exists, so no model is needed here.
     import nbformat
 
-    from labkit.core.data.labels import make_pair, save_pairs
+    from labkit.core.data.label_records import make_pair
+    from labkit.core.data.labels import save_pairs
     from labkit.lessons.l03_rlhf import labeling_pairs_path
     from labkit.lessons.registry import get_lesson
 

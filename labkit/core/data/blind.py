@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from labkit.core.data.labels import LabelStore, make_pair
+from labkit.core.data.label_records import make_pair
+from labkit.core.data.labels import LabelStore
 from labkit.core.stats import wilson_interval
 
 

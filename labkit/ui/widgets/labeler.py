@@ -18,7 +18,8 @@ import random
 import ipywidgets as widgets
 
 from labkit.core.data.blind import BlindResult, blind_result
-from labkit.core.data.labels import SIMULATED_ANNOTATOR, DuplicateLabelError, LabelStore
+from labkit.core.data.label_records import SIMULATED_ANNOTATOR
+from labkit.core.data.labels import DuplicateLabelError, LabelStore
 
 BOX = "border:1px solid #bbb;border-radius:6px;padding:8px;min-height:3em;white-space:pre-wrap"
 
