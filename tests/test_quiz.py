@@ -1,5 +1,5 @@
 """labkit.ui.quiz: shipped banks validate, every error is located, grading is right for every kind,
-the LoRA figure comes from labkit.methods.lora_math, links open in JupyterLab, and progress survives SIGKILL."""
+the LoRA figure comes from labkit.methods.lora_math, links follow the notebook, and progress survives SIGKILL."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from labkit.core.files import atomic_write_json
 from labkit.lessons.registry import LESSONS
 from labkit.paths import REPO_ROOT
 from labkit.ui.cli import main
-from labkit.ui.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, key_self_check, lab_url,
+from labkit.ui.quiz import (QuizError, answer_key, check_quiz, grade, grade_quiz, key_self_check, link_from,
                             load_quiz, parse_number)
 from labkit.ui.quiz.progress import (LearnerNameError, ProgressError, lesson_status, load_progress,
                                      progress_path, record_attempt)
@@ -478,43 +478,31 @@ def test_widget_feedback_score_saving_and_retry(kinds_quiz):
 
 
 # ---------------------------------------------------------------------------------------------
-# "Read more" links: absolute JupyterLab URLs, whatever page the widget is shown on
+# "Read more" links: relative to the notebook that shows them, rendered by JupyterLab as an output
 
 
-def test_lab_url_is_absolute_under_the_servers_base_url_and_root():
+def test_links_are_relative_to_the_notebook_showing_them(monkeypatch):
     link = "notebooks/02_lora.ipynb#What-LoRA-trains"
-    assert lab_url(link, {"base_url": "/", "root_dir": str(REPO_ROOT)}) == \
-        "/lab/tree/notebooks/02_lora.ipynb#What-LoRA-trains"
-    assert lab_url(link, {"base_url": "/user/ada/", "root_dir": str(REPO_ROOT.parent)}) == \
-        f"/user/ada/lab/tree/{REPO_ROOT.name}/notebooks/02_lora.ipynb#What-LoRA-trains"
-    # No JupyterLab server known (papermill, VS Code), or the repository outside its root: the
-    # link is relative to the lesson notebooks, where the quiz widget is shown.
-    assert lab_url(link, {}) == lab_url(link, {"base_url": "/", "root_dir": "/nowhere"}) == \
-        "02_lora.ipynb#What-LoRA-trains"
+    assert link_from(link, REPO_ROOT / "notebooks") == "02_lora.ipynb#What-LoRA-trains"
+    assert link_from(link, REPO_ROOT / "build" / "browser") == "../../notebooks/02_lora.ipynb#What-LoRA-trains"
+    monkeypatch.chdir(REPO_ROOT / "notebooks")  # a kernel starts in its notebook's folder
+    assert link_from("notebooks/00_start_here.ipynb") == "00_start_here.ipynb"
 
 
-def test_lab_url_finds_the_server_that_started_the_kernel(tmp_path, monkeypatch):
-    """A server writes jpserver-<pid>.json and gives its kernels JPY_PARENT_PID=<pid>."""
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setenv("JPY_PARENT_PID", "4242")
-    (tmp_path / "jpserver-4242.json").write_text(json.dumps({"base_url": "/course/", "root_dir": str(REPO_ROOT)}))
-    assert lab_url("notebooks/00_start_here.ipynb") == "/course/lab/tree/notebooks/00_start_here.ipynb"
-    monkeypatch.setenv("JPY_PARENT_PID", "4243")  # a kernel some other program started
-    assert lab_url("notebooks/00_start_here.ipynb") == "00_start_here.ipynb"
-
-
-def test_widget_feedback_links_to_the_lesson_in_jupyterlab(kinds_quiz, monkeypatch, tmp_path):
+def test_widget_shows_the_link_as_an_output_jupyterlab_renders(kinds_quiz, monkeypatch):
     from labkit.ui.widgets.quiz_widget import QuizWidget
 
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setenv("JPY_PARENT_PID", "4242")
-    (tmp_path / "jpserver-4242.json").write_text(json.dumps({"base_url": "/", "root_dir": str(REPO_ROOT)}))
+    monkeypatch.chdir(REPO_ROOT / "notebooks")
     widget = QuizWidget(kinds_quiz)
+    assert widget.read_more.outputs == ()
     widget.answer(1)
     widget.submit()
-    # The bank's link is repo-relative; the server above serves the repository at its root.
-    assert ('<a class="labkit-quiz-link" href="/lab/tree/notebooks/01_sft.ipynb#Section-one" '
-            'target="_blank"') in widget.feedback.value
+    assert "Read more" not in widget.feedback.value  # an HTML widget's link would follow the address bar
+    (output,) = widget.read_more.outputs
+    assert ('<a class="labkit-quiz-link" href="01_sft.ipynb#Section-one">notebooks/01_sft.ipynb#Section-one</a>'
+            in output["data"]["text/html"])
+    widget.next()
+    assert widget.read_more.outputs == ()
 
 
 # ---------------------------------------------------------------------------------------------

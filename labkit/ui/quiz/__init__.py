@@ -15,13 +15,13 @@ True
 from labkit.ui.quiz.bank import ANSWER_SOURCES, KINDS, Option, Question, Quiz, find_quizzes, quiz_path
 from labkit.ui.quiz.grade import (Grade, QuizResult, answer_key, answer_text, format_number, grade,
                                   grade_quiz, key_self_check, normalize_text, parse_number)
-from labkit.ui.quiz.links import lab_url, notebook_anchors
+from labkit.ui.quiz.links import link_from, notebook_anchors
 from labkit.ui.quiz.lint import Problem, QuizError, check_quiz, load_quiz
 
 __all__ = [
     "ANSWER_SOURCES", "KINDS", "Option", "Question", "Quiz", "find_quizzes", "quiz_path",
     "Grade", "QuizResult", "answer_key", "answer_text", "format_number", "grade", "grade_quiz",
     "key_self_check", "normalize_text", "parse_number",
-    "lab_url", "notebook_anchors",
+    "link_from", "notebook_anchors",
     "Problem", "QuizError", "check_quiz", "load_quiz",
 ]

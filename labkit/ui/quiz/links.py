@@ -1,4 +1,4 @@
-"""A question's ``link``: checked against the repository, and made into a URL that JupyterLab opens.
+"""A question's ``link``: checked against the repository, and made relative to the notebook showing it.
 
 A bank links to the lesson section that teaches a question, as a repo-relative path with an
 optional anchor, ``notebooks/02_lora.ipynb#What-LoRA-trains``. The anchor is a heading's text with
@@ -6,8 +6,6 @@ spaces as ``-``, which is how JupyterLab names headings.
 
 >>> check_link("notebooks/07_final_check.ipynb#Check-your-understanding", REPO_ROOT) is None
 True
->>> lab_url("notebooks/02_lora.ipynb#What-LoRA-trains", {"base_url": "/course/", "root_dir": str(REPO_ROOT)})
-'/course/lab/tree/notebooks/02_lora.ipynb#What-LoRA-trains'
 """
 
 from __future__ import annotations
@@ -15,13 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote
 
-from jupyter_core.paths import jupyter_runtime_dir
-
-from labkit.paths import NOTEBOOKS_DIR, REPO_ROOT
+from labkit.paths import REPO_ROOT
 
 
 def check_link(link: str, root: Path) -> str | None:
@@ -60,35 +54,19 @@ def notebook_anchors(path: Path) -> set[str]:
     return anchors
 
 
-def running_server() -> dict | None:
-    """The Jupyter server that started this kernel (its ``base_url`` and ``root_dir``), or None.
+def link_from(link: str, folder: str | os.PathLike | None = None) -> str:
+    """``link`` as a relative path from ``folder``: by default the working folder, which is the
+    running notebook's folder (JupyterLab starts a notebook's kernel there).
 
-    A server writes ``jpserver-<pid>.json`` in the runtime folder and passes its pid to the kernels
-    it starts as ``$JPY_PARENT_PID``. Under papermill, VS Code or Colab no such file matches.
+    JupyterLab resolves a relative link in a rendered output against that notebook's own path,
+    whatever its address bar shows, then opens the file in the same JupyterLab and scrolls to the
+    ``#anchor`` (its "handle local link" command, as for a link in a markdown cell).
+
+    >>> link_from("notebooks/02_lora.ipynb#What-LoRA-trains", REPO_ROOT / "notebooks")
+    '02_lora.ipynb#What-LoRA-trains'
+    >>> link_from("notebooks/02_lora.ipynb", REPO_ROOT / "build" / "course")
+    '../../notebooks/02_lora.ipynb'
     """
-    pid = os.environ.get("JPY_PARENT_PID", "")
-    if not pid.isdigit():
-        return None
-    try:
-        return json.loads((Path(jupyter_runtime_dir()) / f"jpserver-{pid}.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def lab_url(link: str, server: Mapping | None = None) -> str:
-    """The URL that opens ``link`` at its heading in JupyterLab, whatever page it is clicked from.
-
-    The URL is absolute (the server's base URL + ``lab/tree/`` + the file's path under the server's
-    root), so it does not depend on the address the learner's JupyterLab page shows.
-    ``server`` defaults to :func:`running_server`. Without one, or when the repository is outside
-    its root, the link is relative to the lesson notebooks' folder, which is the best guess left.
-    """
-    server = running_server() if server is None else server
     target, _, anchor = link.partition("#")
-    fragment = f"#{anchor}" if anchor else ""
-    file = (REPO_ROOT / target).resolve()
-    root = Path(server["root_dir"]).resolve() if server else None
-    if root is None or not file.is_relative_to(root):
-        return Path(os.path.relpath(file, NOTEBOOKS_DIR.resolve())).as_posix() + fragment
-    prefix = server.get("base_url", "/").rstrip("/")  # "" for a server at the site's root
-    return f"{prefix}/lab/tree/{quote(file.relative_to(root).as_posix())}{fragment}"
+    path = os.path.relpath(REPO_ROOT / target, Path.cwd() if folder is None else folder)
+    return Path(path).as_posix() + (f"#{anchor}" if anchor else "")

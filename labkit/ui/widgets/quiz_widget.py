@@ -4,6 +4,12 @@
 
 Every element carries a stable ``labkit-quiz-*`` CSS class for the browser tests; the question
 shown is in ``data-question-id`` on ``.labkit-quiz-question``.
+
+The "Read more" link is shown through an ``Output`` widget, not in the feedback's HTML: JupyterLab
+renders outputs with its own link handling, which resolves a relative link against the notebook's
+path (an HTML widget's link resolves against the address bar) and opens the lesson in the same
+JupyterLab at the heading. (On a notebook's first opening, JupyterLab 4.6's default windowing mode
+may land near the heading rather than on it; its own markdown links do the same.)
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from labkit.ui.quiz import Grade, Question, Quiz, QuizResult, grade, lab_url
+from labkit.ui.quiz import Grade, Question, Quiz, QuizResult, grade, link_from
 from labkit.ui.quiz.progress import ProgressError, record_attempt
 
 # Long option texts must wrap: ipywidgets gives radio and checkbox labels one fixed-height line,
@@ -29,6 +35,8 @@ _CSS = """<style>
 .labkit-quiz .widget-radio-box, .labkit-quiz .widget-checkbox { height: auto; width: 100%; }
 .labkit-quiz .labkit-quiz-correct { border-left: 4px solid #2e7d32; padding-left: 8px; }
 .labkit-quiz .labkit-quiz-wrong { border-left: 4px solid #c62828; padding-left: 8px; }
+.labkit-quiz .labkit-quiz-read-more { padding-left: 12px; }  /* lines up with the feedback's text */
+.labkit-quiz .labkit-quiz-read-more .jp-OutputArea-prompt { display: none; }
 .labkit-quiz a.labkit-quiz-link { color: var(--jp-content-link-color, #1976d2); text-decoration: underline; }
 .labkit-quiz a.labkit-quiz-link:hover { text-decoration-thickness: 2px; }
 </style>"""
@@ -51,6 +59,8 @@ class QuizWidget(widgets.VBox):
         self.choices: widgets.Widget = widgets.VBox()
         self.submit_button = _button("Submit", "labkit-quiz-submit", "primary")
         self.feedback = _html("", "labkit-quiz-feedback")
+        self.read_more = widgets.Output()
+        self.read_more.add_class("labkit-quiz-read-more")
         self.next_button = _button("Next question", "labkit-quiz-next")
         self.score = _html("", "labkit-quiz-score")
         self.retry_button = _button("Try again", "labkit-quiz-retry")
@@ -91,6 +101,7 @@ class QuizWidget(widgets.VBox):
         self._lock_inputs()
         verdict_class = "labkit-quiz-correct" if verdict.correct else "labkit-quiz-wrong"
         self._set_feedback(_feedback_html(verdict), verdict_class)
+        self.read_more.outputs = (_read_more_output(self.current.link),)
         last = self.index == len(self.quiz.questions) - 1
         self.next_button.description = "See your score" if last else "Next question"
         self.children = self._question_children() + (self.next_button,)
@@ -120,11 +131,12 @@ class QuizWidget(widgets.VBox):
         self.choices = _input_for(question)
         self.submit_button.disabled = False
         self._set_feedback("", None)
+        self.read_more.outputs = ()
         self.children = self._question_children()
 
     def _question_children(self) -> tuple:
         return (self._style, self.heading, self.counter, self.prompt, self.choices,
-                self.submit_button, self.feedback)
+                self.submit_button, self.feedback, self.read_more)
 
     def _finish(self) -> None:
         self.result = QuizResult(tuple(self.grades))
@@ -196,10 +208,15 @@ def _feedback_html(verdict: Grade) -> str:
     question = verdict.question
     # Bold only the verdict ("Right", "Not quite", "No answer given"), not the whole sentence.
     feedback = re.sub(r"^(Right|Not quite|No answer given)", r"<b>\1</b>", escape(verdict.feedback))
-    return (f"<p>{feedback}</p>"
-            f'<p class="labkit-quiz-explanation">{escape(question.explanation)}</p>'
-            f'<p>Read more: <a class="labkit-quiz-link" href="{escape(lab_url(question.link))}" '
-            f'target="_blank" rel="noopener">{escape(question.link)}</a></p>')
+    return f'<p>{feedback}</p><p class="labkit-quiz-explanation">{escape(question.explanation)}</p>'
+
+
+def _read_more_output(link: str) -> dict:
+    """An output (the form ``Output.outputs`` holds) linking to the lesson section, from here."""
+    html = (f'<p>Read more: <a class="labkit-quiz-link" href="{escape(link_from(link))}">'
+            f"{escape(link)}</a></p>")
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": html, "text/plain": f"Read more: {link}"}}
 
 
 def _summary_items(result: QuizResult) -> str:
