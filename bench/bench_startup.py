@@ -40,7 +40,7 @@ def main() -> None:
     rows = [("tiny model + tokenizer load", LOAD, {"HF_HUB_OFFLINE": "1"}, LOAD_TARGET_S),
             ("hub profile, HF_HUB_OFFLINE=1", FAIL_FAST.format(setup="pass", profile="smol"),
              {"HF_HUB_OFFLINE": "1"}, FAIL_FAST_TARGET_S),
-            ("hub profile, no network", FAIL_FAST.format(setup="m.HUB_HOST = 'hub.invalid'", profile="qwen-0.5b"),
+            ("hub profile, no network", FAIL_FAST.format(setup="import labkit.core.hub as h; h.HUB_HOST = 'hub.invalid'", profile="qwen-0.5b"),
              {}, FAIL_FAST_TARGET_S)]
     for name, code, env, target in rows:
         median = statistics.median(seconds(code, env) for _ in range(repeats))

@@ -8,16 +8,8 @@ import sys
 import pytest
 import torch
 
-from labkit.core import models
+from labkit.core import hub
 from labkit.core.models import ProfileUnavailableError, UnsafeCheckpointError, load_model, load_tokenizer
-from labkit.core.profiles import PROFILES, get_profile
-
-
-def test_profile_registry():
-    assert list(PROFILES) == ["tiny", "smol", "qwen-0.5b", "mistral-7b"]
-    assert get_profile("mistral-7b").default_quantization == "4bit"
-    with pytest.raises(KeyError, match="choose one of: tiny"):
-        get_profile("gpt-5")
 
 
 def test_tiny_model_is_a_small_llama_with_a_chat_template():
@@ -49,14 +41,14 @@ def test_hub_profile_offline_fails_naming_tiny(monkeypatch):
 def test_hub_profile_without_network_gives_up_after_one_bounded_probe(monkeypatch):
     """No HF_HUB_OFFLINE: the network probe is asked once, with its timeout, and the error names tiny."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("labkit.core.models.HUB_HOST", "hub.invalid")
+    monkeypatch.setattr("labkit.core.hub.HUB_HOST", "hub.invalid")
     probes = []
-    real_probe = models.hub_reachable
-    monkeypatch.setattr(models, "hub_reachable", lambda timeout=models.HUB_PROBE_SECONDS: probes.append(timeout)
+    real_probe = hub.hub_reachable
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=hub.HUB_PROBE_SECONDS: probes.append(timeout)
                         or real_probe(timeout))
     with pytest.raises(ProfileUnavailableError, match="tiny"):
         load_tokenizer("qwen-0.5b")
-    assert probes == [models.HUB_PROBE_SECONDS] and models.HUB_PROBE_SECONDS <= 5
+    assert probes == [hub.HUB_PROBE_SECONDS] and hub.HUB_PROBE_SECONDS <= 5
 
 
 def test_pickle_checkpoints_are_refused_unless_opted_in(tmp_path):

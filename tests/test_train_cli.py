@@ -30,7 +30,7 @@ RUN = {
     "trainer": "sft", "model": "tiny", "dataset": "instructions", "validation": "instructions",
     "limit": 480, "validation_limit": 64, "max_steps": 30, "batch_size": 8, "learning_rate": 1e-3,
     "warmup_steps": 3, "logging_steps": 5, "save_steps": 10, "eval_every": 1000, "seed": 0,
-    "bf16": False,  # fp32: the tolerances below are for float32 rounding (bf16 autocast differs by ~2e-3)
+    "precision": "no",  # fp32: the tolerances below are for float32 rounding (bf16 autocast differs by ~2e-3)
 }
 # Two processes see the same 8 examples per step (4 each), and DDP averages their gradients: the same
 # computation as one process, in a different float32 summation order (4-row matmuls, gloo's sum of two

@@ -48,11 +48,13 @@ def render_chats(tokenizer, conversations: list[list[dict]], add_generation_prom
 
 def generate_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 32, batch_size: int = 32,
                    do_sample: bool = False, temperature: float = 1.0, top_p: float | None = None,
-                   stop_token_id: int | None = None) -> tuple[list[str], list[bool]]:
+                   stop_token_id: int | None = None, add_special_tokens: bool = False) -> tuple[list[str], list[bool]]:
     """Continue each prompt; return the new text only, and whether each continuation emitted the stop token.
 
     Prompts are left-padded so every row continues from the right edge. ``stop_token_id`` defaults to
     the tokenizer's end-of-sequence token (the end of an assistant turn under the chat template).
+    ``add_special_tokens``: False for prompts rendered by the chat template (it writes any BOS
+    itself); True for plain text, so a tokenizer that puts BOS in front of every text does so here too.
     """
     import torch
 
@@ -61,13 +63,13 @@ def generate_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 3
     model.eval()
     with padding_side(tokenizer, "left"):
         for chunk in chunks(prompts, batch_size):
-            batch = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
             batch = batch.to(model.device)
             with torch.no_grad():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                      temperature=temperature if do_sample else None,
                                      top_p=top_p if do_sample else None, top_k=None,
-                                     pad_token_id=tokenizer.pad_token_id)
+                                     eos_token_id=stop, pad_token_id=tokenizer.pad_token_id)
             new_tokens = out[:, batch["input_ids"].shape[1]:]
             texts += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             finished += (new_tokens == stop).any(dim=1).tolist()

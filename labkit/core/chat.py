@@ -11,19 +11,26 @@ and only the newly generated tokens decoded as the reply.
 
 from __future__ import annotations
 
-from labkit.core.chat_template import END, ensure_chat_template
+from labkit.core.batching import generate_texts, render_chats
+from labkit.core.chat_template import prepare_tokenizer
 
 QUIT_WORDS = ("", "quit", "exit", "bye")
 
 
 class Chat:
-    """One conversation: ``send`` a user turn, get the assistant's reply; the history grows."""
+    """One conversation: ``send`` a user turn, get the assistant's reply; the history grows.
+
+    Greedy by default. With ``do_sample=True`` the reply is sampled at ``temperature`` from the
+    smallest set of tokens whose probabilities add up to ``top_p`` (nucleus sampling): lower either
+    for safer, more repetitive replies, raise them for more varied ones.
+    """
 
     def __init__(self, model, tokenizer, system_prompt: str | None = None, max_new_tokens: int = 48,
-                 do_sample: bool = False, temperature: float = 0.7):
-        self.model, self.tokenizer = model, ensure_chat_template(tokenizer)
+                 do_sample: bool = False, temperature: float = 0.7, top_p: float = 0.9):
+        self.model, self.tokenizer = model, prepare_tokenizer(tokenizer)
         self.system_prompt = system_prompt
-        self.max_new_tokens, self.do_sample, self.temperature = max_new_tokens, do_sample, temperature
+        self.max_new_tokens, self.do_sample = max_new_tokens, do_sample
+        self.temperature, self.top_p = temperature, top_p
         self.history: list[dict] = []
         self.last_prompt = ""  # the exact text the model saw on the last turn, for teaching
 
@@ -37,28 +44,18 @@ class Chat:
         self.history = []
 
     def send(self, text: str) -> str:
-        """Add a user turn, generate the assistant's turn, keep both in the history, return the reply."""
-        import torch
+        """Add a user turn, generate the assistant's turn, keep both in the history, return the reply.
 
+        Only the newly generated tokens are decoded: ``generate`` returns the prompt followed by the
+        continuation, and decoding all of it would repeat the conversation back.
+        """
         if not text.strip():
             raise ValueError("empty message: type something to send")
         self.history.append({"role": "user", "content": text})
-        self.last_prompt = self.tokenizer.apply_chat_template(self.messages(), tokenize=False,
-                                                              add_generation_prompt=True)
-        inputs = self.tokenizer(self.last_prompt, return_tensors="pt", add_special_tokens=False)
-        inputs = inputs.to(self.model.device)
-        # A tokenizer where END is plain text (a borrowed template) needs a stop string to end the turn.
-        end_is_special = END in self.tokenizer.all_special_tokens
-        stop = {} if end_is_special else {"stop_strings": [END], "tokenizer": self.tokenizer}
-        self.model.eval()
-        with torch.no_grad():
-            output = self.model.generate(
-                **inputs, max_new_tokens=self.max_new_tokens, do_sample=self.do_sample,
-                temperature=self.temperature if self.do_sample else None, top_p=None, top_k=None,
-                pad_token_id=self.tokenizer.pad_token_id, **stop)
-        # generate returns prompt + continuation; the reply is only what comes after the prompt.
-        new_tokens = output[0, inputs["input_ids"].shape[1]:]
-        reply = self.tokenizer.decode(new_tokens, skip_special_tokens=True).split(END)[0].strip()
+        self.last_prompt = render_chats(self.tokenizer, [self.messages()], add_generation_prompt=True)[0]
+        (reply,), _ = generate_texts(self.model, self.tokenizer, [self.last_prompt], self.max_new_tokens,
+                                     do_sample=self.do_sample, temperature=self.temperature, top_p=self.top_p)
+        reply = reply.strip()
         self.history.append({"role": "assistant", "content": reply})
         return reply
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import sys
 
 LIBRARIES = ("labkit", "torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
 
@@ -44,6 +43,32 @@ def bf16_autocast_is_native(device: str | None = None) -> bool:
     if device == "cpu":
         return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     return False
+
+
+def mixed_precision(device: str | None = None) -> str:
+    """How every trainer computes: "bf16" where the hardware has it natively, "fp16" (with loss scaling)
+    on a GPU without bf16 such as Colab's T4, else "no" (fp32). The one decision, for every method.
+
+    On this course's CPU (AVX-512 BF16) bf16 autocast made SFT 1.09× faster at the same accuracy
+    (bench/bench_precision.py); on a CPU without it, bf16 is emulated and slower than fp32.
+    """
+    device = device or pick_device()
+    if device == "cuda":
+        return "bf16" if supports_bf16(device) else "fp16"
+    return "bf16" if bf16_autocast_is_native(device) else "no"
+
+
+def weights_dtype(device: str, parameters: int):
+    """The dtype to hold a model's weights in: bf16 on a bf16 GPU; on other GPUs fp16, except models under
+    1B parameters, which stay fp32 so that full fine-tuning with fp16 loss scaling keeps fp32 master
+    weights; fp32 on a CPU (autocast does the bf16 there)."""
+    import torch
+
+    if device != "cuda":
+        return torch.float32
+    if supports_bf16(device):
+        return torch.bfloat16
+    return torch.float32 if parameters < 1_000_000_000 else torch.float16
 
 
 def versions() -> dict[str, str]:

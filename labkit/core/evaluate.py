@@ -136,6 +136,7 @@ def continuation_accuracy(model, tokenizer, people, style: str = "qa", max_new_t
     else:
         raise ValueError(f"style must be 'qa' or 'sentence', not {style!r}")
     items = [(prompt, a, getattr(p, a)) for prompt, p, a in prompts]
-    texts, _ = generate_texts(model, tokenizer, [prompt for prompt, _, _ in items], max_new_tokens, batch_size)
+    texts, _ = generate_texts(model, tokenizer, [prompt for prompt, _, _ in items], max_new_tokens, batch_size,
+                              add_special_tokens=True)  # plain text, tokenized as in pre-training
     rows = [(prompt, text, mentioned_value(text, a) == value) for (prompt, a, value), text in zip(items, texts)]
     return sum(r[2] for r in rows) / max(1, len(rows)), rows

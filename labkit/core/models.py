@@ -3,83 +3,44 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from pathlib import Path
 
-from labkit.core.env import pick_device, supports_bf16
-from labkit.core.profiles import PROFILES, get_profile
+from labkit.core.env import pick_device, supports_bf16, weights_dtype
+from labkit.core.hub import ProfileUnavailableError, hub_source
+from labkit.core.profiles import PROFILES
 
-HUB_HOST = "huggingface.co"
-HUB_PROBE_SECONDS = 3.0
-
-
-class ProfileUnavailableError(RuntimeError):
-    """A hub profile was asked for where the Hub cannot be reached and the model is not cached."""
-
+__all__ = ["ProfileUnavailableError", "UnsafeCheckpointError", "resolve_source", "load_tokenizer", "load_model",
+           "quantization_config", "fit_to_tokenizer", "save_model"]
 
 class UnsafeCheckpointError(RuntimeError):
     """A pickle checkpoint was found where only safetensors are accepted."""
 
 
-def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
-    """True if a TCP connection to the Hub opens within ``timeout`` seconds.
-
-    The probe runs in a thread because name resolution ignores socket timeouts.
-    """
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
-def _cached_snapshot(model_id: str) -> str | None:
-    """The local snapshot folder of a Hub model if it was downloaded before, else None."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(model_id, local_files_only=True)
-    except Exception:  # not cached: any of several hub errors
-        return None
-
-
 def resolve_source(name_or_path: str | os.PathLike) -> str:
-    """Where to load from: a profile's folder or Hub id, or a local folder as given.
+    """Where to load from: a profile's folder, stand-in or Hub id; a Hub id (``owner/model``); or a folder.
 
-    Fails within seconds, naming the ``tiny`` profile, when a hub profile cannot be reached.
+    A stand-in is built on first use. Fails within seconds, naming the ``tiny`` profile, when a Hub
+    model cannot be reached.
     """
-    path = Path(name_or_path)
-    if str(name_or_path) not in PROFILES:
-        if path.is_dir():
-            return str(path)
-        raise FileNotFoundError(
-            f"{name_or_path!r} is neither a profile ({', '.join(PROFILES)}) nor a model folder")
-    profile = get_profile(str(name_or_path))
-    if not profile.on_hub:
-        if not Path(profile.model_id, "config.json").exists():
-            raise FileNotFoundError(f"the {profile.name} model is missing from {profile.model_id}; "
-                                    "rebuild it with `python -m labkit.methods.pretrain`")
-        return profile.model_id
-    cached = _cached_snapshot(profile.model_id)
-    if cached:
-        return cached
-    if not hub_reachable():
-        raise ProfileUnavailableError(
-            f"profile {profile.name!r} needs {profile.model_id} from the Hugging Face Hub, which "
-            f"cannot be reached from here and is not in the local cache. Use profile='tiny' "
-            f"(the offline model that ships with labkit), or connect to the internet.")
-    return profile.model_id
+    name = str(name_or_path)
+    if name in PROFILES:
+        profile = PROFILES[name]
+        if profile.source == "standin":
+            from labkit.core.standins import build_standin
+
+            return str(build_standin(profile.model_id))
+        if profile.source == "local":
+            if not Path(profile.model_id, "config.json").exists():
+                raise FileNotFoundError(f"the {profile.name} model is missing from {profile.model_id}; "
+                                        "rebuild it with `python -m labkit.methods.pretrain`")
+            return profile.model_id
+        return profile.model_id if Path(profile.model_id).is_dir() else hub_source(profile.model_id, name)
+    if Path(name).is_dir():
+        return name
+    if name.count("/") == 1 and not Path(name).exists():
+        return hub_source(name)
+    raise FileNotFoundError(f"{name!r} is neither a profile ({', '.join(PROFILES)}), a Hub id (owner/model) "
+                            "nor a model folder")
 
 
 def _refuse_pickle(source: str, allow_pickle_checkpoint: bool) -> None:
@@ -94,17 +55,17 @@ def _refuse_pickle(source: str, allow_pickle_checkpoint: bool) -> None:
 
 
 def load_tokenizer(profile: str | os.PathLike = "tiny"):
-    """The tokenizer of a profile or model folder, with a pad token set.
+    """The tokenizer of a profile or model folder, prepared for training (labkit.core.chat_template):
+    a chat template with generation markers, EOS at the end of a turn, a pad token of its own.
 
     >>> load_tokenizer("tiny").pad_token
     '<|pad|>'
     """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_source(profile), trust_remote_code=False)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    from labkit.core.chat_template import prepare_tokenizer
+
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_source(profile), trust_remote_code=False))
 
 
 def quantization_config(quantization: str | None, device: str):
@@ -125,24 +86,34 @@ def quantization_config(quantization: str | None, device: str):
 
 
 def load_model(profile: str | os.PathLike = "tiny", quantization: str | None = "default",
-               device: str | None = None, allow_pickle_checkpoint: bool = False):
-    """Load a causal LM by profile name or folder, on the best device.
+               device: str | None = None, allow_pickle_checkpoint: bool = False, tokenizer=None,
+               for_profile: str | None = None):
+    """Load a causal LM by profile name, Hub id or folder, on the best device, ready for its tokenizer.
 
-    ``quantization``: None, "8bit" or "4bit"; "default" takes the profile's own choice.
-    Only safetensors weights are loaded unless ``allow_pickle_checkpoint=True``; remote code never runs.
+    ``quantization``: None, "8bit" or "4bit"; "default" takes the profile's own choice (``for_profile``
+    names it when loading a lesson's saved model from a folder: a 4-bit profile's models load in 4-bit).
+    If the prepared
+    tokenizer (``tokenizer``, else the model's own) has tokens the model lacks (a chat template's
+    special tokens), the embeddings grow to fit them. Only safetensors weights are loaded unless
+    ``allow_pickle_checkpoint=True``; remote code never runs.
 
     >>> load_model("tiny").config.model_type
     'llama'
     """
-    import torch
+    import json
+
     from transformers import AutoModelForCausalLM
+
+    from labkit.core.model_size import estimate_parameters
 
     source = resolve_source(profile)
     _refuse_pickle(source, allow_pickle_checkpoint)
+    config = json.loads(Path(source, "config.json").read_text()) if Path(source).is_dir() else None
     if quantization == "default":
-        quantization = PROFILES[str(profile)].default_quantization if str(profile) in PROFILES else None
+        name = for_profile or str(profile)
+        quantization = PROFILES[name].quantization if name in PROFILES else None
     device = device or pick_device()
-    dtype = torch.bfloat16 if supports_bf16(device) else (torch.float16 if device == "cuda" else torch.float32)
+    dtype = weights_dtype(device, estimate_parameters(config) if config else 10**10)
     kwargs = dict(dtype=dtype, trust_remote_code=False, use_safetensors=not allow_pickle_checkpoint)
     bnb = quantization_config(quantization, device)
     if bnb is not None:
@@ -152,7 +123,25 @@ def load_model(profile: str | os.PathLike = "tiny", quantization: str | None = "
         model.to(device)
     elif quantization == "4bit":
         _keep_4bit_layout(model)
+    if tokenizer is None and has_tokenizer(source):
+        tokenizer = load_tokenizer(source)
+    if tokenizer is not None:
+        fit_to_tokenizer(model, tokenizer)
     return model
+
+
+def has_tokenizer(source: str) -> bool:
+    """Whether a model source comes with a tokenizer (a Hub id or a saved folder does; bare weights do not)."""
+    folder = Path(source)
+    return not folder.is_dir() or any((folder / name).exists() for name in ("tokenizer.json", "tokenizer_config.json"))
+
+
+def fit_to_tokenizer(model, tokenizer) -> None:
+    """Grow the embeddings to the tokenizer's added tokens, and generate until its end of turn."""
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    for config in (model.config, model.generation_config):
+        config.eos_token_id, config.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
 
 
 def _keep_4bit_layout(model) -> None:

@@ -1,8 +1,9 @@
 """Lesson 01 — supervised fine-tuning: its recipe, and the SFT model every later lesson starts from.
 
-The contract with later lessons is one call: ``model(profile)`` returns lesson 01's SFT model,
-loaded from ``build/cache/sft-<profile>-<key>/`` or trained now with the same recipe. The cache key
-covers the settings and the instruction data, so a changed recipe never reuses an old model.
+It starts from lesson 00's ``base_model(profile)``. The contract with later lessons is one call:
+``model(profile)`` returns lesson 01's SFT model, loaded from ``build/cache/sft-<profile>-<key>/`` or
+trained now with the same recipe. The cache key covers the settings, the instruction data and the
+model it started from, so a changed recipe never reuses an old model.
 
 >>> cache_dir("tiny", settings()).parent.name
 'cache'
@@ -17,11 +18,15 @@ from pathlib import Path
 
 from labkit.core.data.instructions import instruction_data_digest, instruction_splits
 from labkit.core.files import atomic_write_json, atomic_write_text
+from labkit.core.profiles import get_profile
+from labkit.lessons import l00_start_here
+from labkit.methods.adapters import merged
+from labkit.methods.lora import LoraSettings
 from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR, CACHE_DIR
 
-__all__ = ["SFTSettings", "train_sft", "settings", "cache_dir", "model", "save", "instruction_splits",
-           "write_bad_examples", "your_turn"]
+__all__ = ["SFTSettings", "train_sft", "settings", "start_model", "adapters", "cache_dir", "model", "save",
+           "instruction_splits", "write_bad_examples", "your_turn"]
 
 # Settings that change how a run is watched or saved, not what it learns: left out of the cache key.
 NOT_IN_KEY = ("output_dir", "live_plot", "eval_every", "logging_steps", "save_steps")
@@ -29,10 +34,22 @@ LESSON_DIR = BUILD_DIR / "01_sft"
 
 
 def settings(profile: str = "tiny", **overrides) -> SFTSettings:
-    """Lesson 01's SFT recipe, with the notebook's parameters as ``overrides``; trains into a scratch
-    folder next to the cache."""
-    chosen = SFTSettings(**overrides)
+    """Lesson 01's SFT recipe: the profile's, with the notebook's parameters as ``overrides`` (None keeps
+    the profile's value); trains into a scratch folder next to the cache."""
+    chosen = SFTSettings.for_profile(profile, **overrides)
     return replace(chosen, output_dir=str(cache_dir(profile, chosen)) + "-run")
+
+
+def start_model(profile: str = "tiny", log=print):
+    """What SFT starts from: lesson 00's base model (the tiny model, or a real model after school)."""
+    return l00_start_here.base_model(profile, log=log)
+
+
+def adapters(profile: str, start, tokenizer):
+    """LoRA where the profile trains on a 4-bit base (with the chat template's tokens); None: every weight."""
+    if not get_profile(profile).quantization:
+        return None
+    return LoraSettings.for_model(profile, start, tokenizer).config()
 
 
 def cache_dir(profile: str, sft_settings: SFTSettings) -> Path:
@@ -40,15 +57,16 @@ def cache_dir(profile: str, sft_settings: SFTSettings) -> Path:
     relevant = {k: v for k, v in asdict(sft_settings).items() if k not in NOT_IN_KEY}
     # The data is part of the key too: a regenerated instruction set must never reuse an old model.
     relevant["data_sha1"] = instruction_data_digest(profile)
+    relevant["school"] = l00_start_here.needs_school(profile) and str(l00_start_here.school_settings(profile))
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
     return CACHE_DIR / f"sft-{profile}-{digest}"
 
 
 def save(trained, tokenizer, profile: str, sft_settings: SFTSettings, result=None) -> Path:
-    """Put a trained SFT model into the cache, where later lessons find it."""
+    """Put a trained SFT model into the cache (adapters merged in), where later lessons find it."""
     from labkit.core.models import save_model
 
-    folder = save_model(trained, tokenizer, cache_dir(profile, sft_settings))
+    folder = save_model(merged(trained), tokenizer, cache_dir(profile, sft_settings))
     if result is not None:
         atomic_write_json(folder / "labkit_train.json", {"seconds": result.seconds,
                                                          "tokens_per_second": result.tokens_per_second,
@@ -67,12 +85,14 @@ def model(profile: str = "tiny", sft_settings: SFTSettings | None = None, log=pr
     folder = cache_dir(profile, sft_settings)
     if (folder / "config.json").exists():
         log(f"loading the SFT model from the cache: {folder}")
-        return load_model(folder), load_tokenizer(folder), folder
+        tokenizer = load_tokenizer(folder)
+        return load_model(folder, tokenizer=tokenizer, for_profile=profile), tokenizer, folder
     log(f"no cached SFT model for profile {profile!r}: training it now (lesson 01's recipe)")
-    tokenizer = load_tokenizer(profile)
-    result = train_sft(load_model(profile), tokenizer, instruction_splits(profile)["train"], None,
-                       replace(sft_settings, live_plot=False))
-    return result.model, tokenizer, save(result.model, tokenizer, profile, sft_settings, result)
+    start, tokenizer, _ = start_model(profile, log)
+    result = train_sft(start, tokenizer, instruction_splits(profile)["train"], None,
+                       replace(sft_settings, live_plot=False), peft_config=adapters(profile, start, tokenizer))
+    trained = merged(result.model)
+    return trained, tokenizer, save(trained, tokenizer, profile, sft_settings, result)
 
 
 # Section 3: a file with one mistake per line, for the validator to find.

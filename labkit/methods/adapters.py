@@ -53,6 +53,26 @@ def save_adapter(model, folder: str | os.PathLike, tokenizer=None) -> Path:
     return atomic_write_folder(folder, write)
 
 
+def merged(model):
+    """A trained model as one plain model that saves and reloads: a peft model's adapters folded into its
+    weights; a 4-bit model dequantized to its compute dtype (a 4-bit profile loads it in 4-bit again).
+
+    On a 4-bit base the merge goes through the 4-bit weights, which rounds the update to NF4's grid:
+    fine for handing a model to the next lesson. Lesson 05 shows the careful route for deployment,
+    merging into the dequantized base (:func:`merge_adapter`).
+    """
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.merge_and_unload()
+    quantization = getattr(model.config, "quantization_config", None)
+    if quantization is not None:
+        compute_dtype = quantization.bnb_4bit_compute_dtype
+        model = model.dequantize(dtype=compute_dtype)
+        model.config.dtype = compute_dtype
+    return model
+
+
 def adapter_megabytes(folder: str | os.PathLike) -> float:
     """Size of the adapter weights on disk in MB (1e6 bytes), as ``ls -l`` shows them."""
     weights = Path(folder) / "adapter_model.safetensors"

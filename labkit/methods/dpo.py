@@ -9,9 +9,11 @@ few steps and checks that held-out preference accuracy rises.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from labkit.core.evaluate import completion_logprobs
 from labkit.methods.lora import ALL_PROJECTIONS, LoraSettings
+from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -24,6 +26,8 @@ DPO_PLOT = {"implicit rewards": ["rewards/chosen", "rewards/rejected"], "margin"
 class DPOSettings(TrainerSettings):
     """DPO + LoRA settings. Where a default differs from TRL's, the comment says why."""
 
+    recipe: ClassVar[str] = "dpo"
+
     max_steps: int = 40
     learning_rate: float = 2e-3  # TRL's 1e-6 is for full fine-tuning of large models; LoRA on 3M needs far more
     beta: float = 0.1  # how strongly the policy is held to the reference (higher: closer)
@@ -35,7 +39,6 @@ class DPOSettings(TrainerSettings):
     lora_r: int = 16
     lora_alpha: int = 32
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
-    bf16: bool | None = False  # fp32: DPO is measured in fp32 only so far
     output_dir: str = str(RUNS_DIR / "dpo")
 
     def lora_config(self):
@@ -60,10 +63,12 @@ def train_dpo(model, tokenizer, train_dataset, settings: DPOSettings | None = No
 
     settings = settings or DPOSettings()
     plot = LivePlotCallback(DPO_PLOT, title=f"DPO (beta = {settings.beta})")
+    lora = settings.lora_config()
+    refuse_if_too_big(plan_run(model, settings, training_method(model, lora), "dpo", lora=lora))
     checkpointing = use_gradient_checkpointing(model, settings.gradient_checkpointing)
     trainer = DPOTrainer(model=model, args=settings.to_dpo_config(checkpointing),
                          train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
-                         processing_class=tokenizer, peft_config=settings.lora_config(),
+                         processing_class=tokenizer, peft_config=lora,
                          callbacks=settings.callbacks(plot, callbacks))
     return run_trainer(trainer)
 

@@ -7,8 +7,10 @@ Its loss is Bradley–Terry, -log σ(r(chosen) − r(rejected)): it only cares t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from labkit.core.batching import forward_padded, render_chats
+from labkit.methods.planner import plan_run, refuse_if_too_big
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -18,10 +20,11 @@ from labkit.paths import RUNS_DIR
 class RewardSettings(TrainerSettings):
     """Reward-model training settings. Where a default differs from TRL's, the comment says why."""
 
+    recipe: ClassVar[str] = "reward"
+
     max_steps: int = 60
     learning_rate: float = 1e-3  # TRL's 1e-4 suits large models; the 3M backbone needs more
     batch_size: int = 32  # pairs per step (64 sequences: each chosen and each rejected)
-    bf16: bool | None = False  # fp32: the reward model is measured in fp32 only so far
     output_dir: str = str(RUNS_DIR / "reward")
 
     def to_reward_config(self, gradient_checkpointing: bool = False):
@@ -50,6 +53,7 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     plot = LivePlotCallback({"loss": ["loss"], "pairs ranked right (training batch)": ["accuracy"],
                              "reward margin chosen − rejected": ["margin"]}, title="reward model")
     model = reward_backbone(folder)
+    refuse_if_too_big(plan_run(model, settings, "full"))
     trainer = RewardTrainer(model=model, args=settings.to_reward_config(
                                 use_gradient_checkpointing(model, settings.gradient_checkpointing)),
                             train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),

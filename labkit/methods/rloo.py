@@ -10,9 +10,11 @@ the policy learns: the reward and KL curves show progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from labkit.core.evaluate import generate_replies
 from labkit.methods.reward import score
+from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -25,6 +27,8 @@ class RLSettings(TrainerSettings):
     ``batch_size`` here counts prompts per step; each is answered ``num_generations`` times.
     """
 
+    recipe: ClassVar[str] = "rloo"
+
     max_steps: int = 60
     learning_rate: float = 3e-5  # small: each step follows the reward model's judgement of a few samples
     batch_size: int = 8  # prompts per step
@@ -34,7 +38,6 @@ class RLSettings(TrainerSettings):
     temperature: float = 1.0
     warmup_steps: int = 0
     logging_steps: int = 2
-    bf16: bool | None = False  # fp32: RLOO is measured in fp32 only so far
     output_dir: str = str(RUNS_DIR / "rloo")
 
     def to_rloo_config(self, gradient_checkpointing: bool = False):
@@ -63,6 +66,7 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     settings = settings or RLSettings()
     prompts = Dataset.from_dict({"prompt": [[{"role": "user", "content": q}] for q in questions]})
     plot = LivePlotCallback({}, title="RLOO: the policy learns what the reward model likes")
+    refuse_if_too_big(plan_run(policy, settings, training_method(policy), "rlhf"))
     checkpointing = use_gradient_checkpointing(policy, settings.gradient_checkpointing)
     trainer = RLOOTrainer(model=policy, reward_funcs=reward_model, args=settings.to_rloo_config(checkpointing),
                           train_dataset=prompts, processing_class=tokenizer, reward_processing_classes=tokenizer,

@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from labkit.methods.lora import LoraSettings
+from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -17,6 +20,8 @@ from labkit.paths import RUNS_DIR
 @dataclass
 class SFTSettings(TrainerSettings):
     """Supervised fine-tuning settings. Where a default differs from TRL's, the comment says why."""
+
+    recipe: ClassVar[str] = "sft"
 
     max_steps: int = 300
     learning_rate: float = 3e-4  # TRL's 2e-5 suits billion-parameter models; a 3M model needs more
@@ -43,11 +48,12 @@ class SFTSettings(TrainerSettings):
         return SFTConfig(**arguments, **self.extra)
 
 
-def messages_only(dataset):
-    """Keep the column TRL trains on; the evaluation metadata stays in the caller's copy."""
+def training_columns(dataset):
+    """Keep the column TRL trains on (``messages`` for chats, ``text`` for plain text, as at school);
+    the evaluation metadata stays in the caller's copy."""
     if dataset is None:
         return None
-    return dataset.select_columns(["messages"])
+    return dataset.select_columns(["messages"] if "messages" in dataset.column_names else ["text"])
 
 
 def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTSettings | None = None,
@@ -62,11 +68,25 @@ def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTS
     from labkit.core.plots import LivePlotCallback
 
     settings = settings or SFTSettings()
+    peft_config = _fitting_peft_config(model, settings, peft_config)
     plot = LivePlotCallback({"loss": ["loss", "eval_loss"]}, title="SFT: train and validation loss")
     checkpointing = use_gradient_checkpointing(model, settings.gradient_checkpointing)
     trainer = SFTTrainer(
         model=model, args=settings.to_sft_config(eval_dataset is not None, checkpointing),
-        train_dataset=messages_only(train_dataset), eval_dataset=messages_only(eval_dataset),
+        train_dataset=training_columns(train_dataset), eval_dataset=training_columns(eval_dataset),
         processing_class=tokenizer, peft_config=peft_config, callbacks=settings.callbacks(plot, callbacks),
     )
     return run_trainer(trainer, resume_from_checkpoint=resume_from_checkpoint)
+
+
+def _fitting_peft_config(model, settings: SFTSettings, peft_config):
+    """The plan before training: full fine-tuning that cannot fit switches to LoRA, saying so; what
+    still cannot fit stops here, before the first step."""
+    method = training_method(model, peft_config)
+    plan = plan_run(model, settings, method, lora=peft_config)
+    if plan and not plan.fits and method == "full" and plan.fitting_method == "lora":
+        lora = LoraSettings()
+        print(f"switching to LoRA (r={lora.r} on every projection): full fine-tuning cannot fit this device")
+        return lora.config()
+    refuse_if_too_big(plan)
+    return peft_config
