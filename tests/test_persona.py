@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 
 import pytest
 import yaml
 
-from labkit.lessons.l06_persona import corpus, dataset, export, extract, rewrite, synth, voice
+from labkit.core.data.validate import (
+    DatasetValidationError,
+    find_problems,
+    raise_for_problems,
+)
+from labkit.core.files import write_jsonl
+from labkit.lessons.l06_persona import (
+    MISTRAL_RULES,
+    dataset,
+    export,
+    extract,
+    finetune,
+    rewrite,
+    synth,
+    voice,
+)
 from labkit.lessons.l06_persona.corpus import CAST, HE, NELL, Character, load_novella
-from labkit.core.data.validate import DatasetValidationError, raise_for_problems
 from labkit.lessons.l06_persona.dataset import Example
+from labkit.lessons.l06_persona.hyperparameters import PersonaHyperparameters
 from labkit.lessons.l06_persona.rewrite import to_first_person
 
 
@@ -149,11 +163,31 @@ def test_rewriter_follows_the_characters_pronouns():
     ("Nell's tired.", "My tired."),  # 4: "Nell's" is always possessive
     ("Tam took his aunt's arm.", "Tam took his aunt's arm."),  # 5: other names for her are kept
     ("Nell was cold.", "I was cold."),  # 6: the tense is kept
-    ("She walks and talks.", "I walk and talks."),  # 7: only the verb after "I" agrees
+    # 7: a verb after an object agrees only if it is is/has/does/goes/says
+    ("She hands Tam the rope and nods.", "I hand Tam the rope and nods."),
 ])
 def test_rewriter_limits_are_the_stated_ones(third, first):
     assert to_first_person(third) == first
-    assert "7. Only the verb right after" in rewrite.__doc__
+    assert '"She hands Tam the rope and nods" becomes "I hand Tam the rope and nods"' in " ".join(
+        rewrite.__doc__.split())
+
+
+@pytest.mark.parametrize("third, first", [
+    ("She walks and talks.", "I walk and talk."),
+    ("She always walks and never talks.", "I always walk and never talk."),
+    ("She sighs, or laughs.", "I sigh, or laugh."),
+    ("Nell ties the rope and goes home.", "I tie the rope and go home."),
+    ("She is tired and has a cold.", "I am tired and have a cold."),
+    ("She says that she is tired and doesn't care.", "I say that I am tired and don't care."),
+    # Another subject after "and" keeps its own verb.
+    ("She walks and Piers talks.", "I walk and Piers talks."),
+    ("She is tired and Tam has a cold.", "I am tired and Tam has a cold."),
+    ("She knows Hobb, who is old and has a cough.", "I know Hobb, who is old and has a cough."),
+    ("She carries nets and oars.", "I carry nets and oars."),  # plural nouns are not verbs
+    ("She walked and talked.", "I walked and talked."),
+])
+def test_rewriter_agrees_every_verb_of_a_coordinated_predicate(third, first):
+    assert to_first_person(third) == first
 
 
 def test_rewritable_passages_avoid_the_rules_limits(novella):
@@ -190,20 +224,23 @@ def test_template_answers_use_only_the_passage(novella):
 
 
 def test_split_is_seeded_stratified_and_in_range():
-    examples = [Example.pair(f"q{i}", f"a{i}", s) for s in dataset.STRATEGIES for i in range(30)]
+    examples = [Example.pair(f"q{i}", f"a{i}", s) for s, n in zip(dataset.STRATEGIES, (60, 30, 10)) for i in range(n)]
     train, val = dataset.split_train_validation(examples, 0.15, seed=0)
     again, val_again = dataset.split_train_validation(examples, 0.15, seed=0)
     assert [e.messages for e in val] == [e.messages for e in val_again]
+    assert [e.messages for e in train] == [e.messages for e in again]
     assert 0.10 <= len(val) / len(examples) <= 0.20
     assert {e.strategy for e in val} == set(dataset.STRATEGIES)
     assert not {id(e) for e in train} & {id(e) for e in val}
     other, _ = dataset.split_train_validation(examples, 0.15, seed=1)
     assert [e.messages for e in other] != [e.messages for e in train]
+    with pytest.raises(ValueError, match="outside 0.10–0.20"):
+        dataset.split_train_validation(examples, 0.5)
 
 
 def test_jsonl_holds_only_messages_and_the_optional_system_prompt(tmp_path):
     examples = [Example.pair("q", "a", "dialogue", "novella@1").with_system("You are Nell.")]
-    path = dataset.write_jsonl(examples, tmp_path / "x.jsonl")
+    path = write_jsonl([e.record() for e in examples], tmp_path / "x.jsonl")
     record = json.loads(path.read_text())
     assert list(record) == ["messages"]
     assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
@@ -229,7 +266,7 @@ def test_validator_reports_every_bad_line_with_its_number(tmp_path, tiny_tokeniz
     ]
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    errors = dataset.validate_jsonl(path, tiny_tokenizer, max_tokens=256)
+    _, errors = find_problems(path, 256, tiny_tokenizer, **MISTRAL_RULES)
     assert sorted({e.line for e in errors}) == [2, 3, 4, 5, 6, 7, 8, 9]
     by_line = {e.line: str(e) for e in errors}
     assert by_line[3].endswith("the last turn must be the assistant's (that is what is learned)")
@@ -245,17 +282,26 @@ def test_validator_reports_every_bad_line_with_its_number(tmp_path, tiny_tokeniz
     assert "8 bad line(s)" in str(raised.value) and f"{path}:9:" in str(raised.value)
 
 
-
 def test_mistral_files_may_not_hold_blank_lines_or_other_formats(tmp_path):
     """The course's validator is shared; the persona export holds it to the Mistral API's stricter rules."""
-    from labkit.core.data.validate import validate_jsonl as validate_any_format
+    from labkit.core.data.validate import validate_jsonl
 
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps({"prompt": "Q", "completion": "A"}) + "\n\n")
-    assert validate_any_format(path)  # fine as SFT data in the prompt/completion format
-    problems = dataset.validate_jsonl(path)
+    assert validate_jsonl(path)  # fine as SFT data in the prompt/completion format
+    _, problems = find_problems(path, **MISTRAL_RULES)
     assert [(p.line, p.field) for p in problems] == [(1, "(line)"), (2, "(line)")]
     assert "messages format" in problems[0].message and "blank line" in problems[1].message
+
+
+def test_system_prompt_goes_on_a_seeded_share():
+    examples = [Example.pair(f"q{i}", "a", "dialogue") for i in range(200)]
+    half = dataset.with_system_prompt(examples, "You are Nell.", share=0.5, seed=0)
+    with_prompt = [e.messages[0]["role"] == "system" for e in half]
+    assert 70 < sum(with_prompt) < 130
+    assert with_prompt == [e.messages[0]["role"] == "system"
+                           for e in dataset.with_system_prompt(examples, "You are Nell.", 0.5, seed=0)]
+    assert all(e.messages[0]["content"] == "You are Nell." for e in dataset.with_system_prompt(examples, "You are Nell."))
 
 def test_statistics_count_strategies_tokens_and_voice(tiny_tokenizer):
     examples = [Example.pair("Where?", "I reckon by the willows, friend.", "dialogue"),
@@ -275,7 +321,7 @@ def test_statistics_count_strategies_tokens_and_voice(tiny_tokenizer):
 def test_axolotl_yaml_names_the_same_data_and_hyperparameters(tmp_path):
     train, val = [Example.pair("q", "a", "dialogue")] * 4, [Example.pair("q", "a", "dialogue")]
     train_path, val_path = export.export_mistral_jsonl(train, val, tmp_path)
-    hp = export.PersonaHyperparameters(learning_rate=2e-4, max_steps=50, lora_r=8, lora_alpha=16)
+    hp = PersonaHyperparameters(learning_rate=2e-4, max_steps=50, lora_r=8, lora_alpha=16)
     path = export.write_axolotl_config(tmp_path / "axolotl.yaml", train_path, val_path, "data/tiny", hp)
     config = yaml.safe_load(path.read_text())
     assert config["datasets"][0]["path"] == str(train_path)
@@ -287,7 +333,7 @@ def test_axolotl_yaml_names_the_same_data_and_hyperparameters(tmp_path):
                          ("lora_alpha", "lora_alpha"), ("lora_dropout", "lora_dropout"),
                          ("micro_batch_size", "micro_batch_size"), ("sequence_len", "sequence_len"),
                          ("target_modules", "lora_target_modules"), ("modules_to_save", "lora_modules_to_save"),
-                         ("seed", "seed")]:
+                         ("warmup_ratio", "warmup_ratio"), ("lr_scheduler", "lr_scheduler"), ("seed", "seed")]:
         assert config[theirs] == getattr(hp, ours), ours
 
 
@@ -304,18 +350,31 @@ def test_hugging_face_dataset_keeps_messages_and_strategy():
 
 
 def test_mistral_job_is_skipped_without_a_key(tmp_path, capsys, monkeypatch):
+    from labkit.lessons.l06_persona.mistral import run_mistral_job
+
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    hp = export.PersonaHyperparameters()
-    result = export.run_mistral_job(tmp_path / "t.jsonl", tmp_path / "v.jsonl", hp)
+    result = run_mistral_job(tmp_path / "t.jsonl", tmp_path / "v.jsonl", PersonaHyperparameters())
     assert result is None
     assert "MISTRAL_API_KEY is not set: skipping" in capsys.readouterr().out
 
 
-def test_lora_config_matches_the_hyperparameters():
-    hp = export.PersonaHyperparameters(lora_r=4, lora_alpha=8)
+def test_lora_config_and_trainer_settings_match_the_hyperparameters(tmp_path):
+    hp = PersonaHyperparameters(lora_r=4, lora_alpha=8, max_steps=60, learning_rate=1e-3, micro_batch_size=4)
     config = hp.lora_config()
     assert (config.r, config.lora_alpha, sorted(config.target_modules)) == (4, 8, sorted(hp.target_modules))
     assert config.modules_to_save == ["embed_tokens"]
+    settings = hp.sft_settings(tmp_path / "run")
+    assert (settings.max_steps, settings.learning_rate, settings.batch_size, settings.max_length, settings.seed) == \
+        (hp.max_steps, hp.learning_rate, hp.micro_batch_size, hp.sequence_len, hp.seed)
+    assert settings.warmup_steps == 3 and settings.lr_scheduler_type == hp.lr_scheduler  # 5% of 60 steps
+    assert settings.output_dir == str(tmp_path / "run")
+
+
+def test_rare_token_share_counts_tokens_the_corpus_hardly_has(tiny_tokenizer, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl([{"text": "the river"}] * 3, corpus)
+    assert finetune.rare_token_share(tiny_tokenizer, "the river", below=3, corpus_path=corpus) == 0.0
+    assert finetune.rare_token_share(tiny_tokenizer, "the river", below=4, corpus_path=corpus) == 1.0
 
 
 # --- the persona score ------------------------------------------------------------------------
@@ -327,7 +386,7 @@ def test_persona_score_separates_her_voice_from_others_on_held_out_lines(novella
     rng = random.Random(0)
     for group in (own, others, narration):
         rng.shuffle(group)
-    cut = lambda xs: int(len(xs) * 0.7)  # noqa: E731
+    cut = lambda xs: int(len(xs) * 0.7)
     scorer = voice.PersonaScorer.fit(own[:cut(own)], [others[:cut(others)], narration[:cut(narration)]],
                                      NELL.lexicon)
     held_out_own = scorer.score(own[cut(own):])
@@ -346,29 +405,3 @@ def test_persona_score_is_in_range_and_zero_for_empty_replies():
     assert voice.persona_score(["I reckon the river's up, friend. Mark you, it digs."]) > 0.8
     lexicon = voice.distinctive_words(*voice.lines_by_speaker(load_novella()))
     assert {"reckon", "mark", "friend"} <= set(lexicon)
-
-
-# --- the notebook -------------------------------------------------------------------------------
-
-
-@pytest.mark.notebook
-def test_persona_notebook_runs_offline_and_leaks_no_key(tmp_path, monkeypatch):
-    import papermill
-
-    notebook = corpus.REPO_ROOT / "notebooks" / "06_persona.ipynb"
-    fake = "sk-labkit-test-" + "9" * 24
-    monkeypatch.setenv("OPENAI_API_KEY", fake)  # present in the kernel's environment, must never be shown
-    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    monkeypatch.setenv("LABKIT_METRICS_DIR", str(tmp_path / "metrics"))
-    output = tmp_path / "06_persona.ipynb"
-    papermill.execute_notebook(str(notebook), str(output), cwd=str(notebook.parent), progress_bar=False,
-                               kernel_name="python3", parameters={"train_steps": 20, "n_probe": 8})
-    executed = output.read_text()
-    assert "skipping the Mistral fine-tuning job" in executed
-    assert fake not in executed
-    metrics = json.loads((tmp_path / "metrics" / "06_persona.json").read_text())
-    assert metrics["extraction_precision"] >= 0.9
-    for written in tmp_path.rglob("*"):
-        if written.is_file():
-            assert fake not in written.read_text(errors="ignore"), written
-    assert os.environ["OPENAI_API_KEY"] == fake

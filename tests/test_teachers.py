@@ -1,29 +1,32 @@
-"""Teachers against a real HTTP server on 127.0.0.1 that serves the tiny model's chat completions.
+"""Teachers and the Mistral job against real HTTP servers on 127.0.0.1.
 
-The server below is a small OpenAI-compatible ``/v1/chat/completions`` endpoint (http.server +
-transformers generate). It counts the requests it receives and can be told to fail the first
-ones, so the cache and the retries are checked from the server's side, not by a mock.
+The first server is a small OpenAI-compatible ``/v1/chat/completions`` endpoint (http.server +
+transformers generate on the tiny model); the second plays Mistral's fine-tuning API. Both count
+the requests they receive and can be told to fail the first ones, so the cache and the retries of
+the one HTTP client (``labkit.core.http_client``) are checked from the server's side, not by a mock.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from labkit.lessons.l06_persona import export
-from labkit.lessons.l06_persona.corpus import NELL
-from labkit.lessons.l06_persona.dataset import Example
-from labkit.lessons.l06_persona.teachers import (
+from labkit.core.http_client import ApiError
+from labkit.lessons.l06_persona import (
+    NELL,
+    Example,
     LocalTransformersTeacher,
     MistralTeacher,
     OpenAICompatibleTeacher,
+    PersonaHyperparameters,
     RuleBasedTeacher,
-    TeacherError,
+    export_mistral_jsonl,
     make_teacher,
+    run_mistral_job,
+    write_axolotl_config,
 )
 
 PASSAGE = "Nell pulled the ferry home one grip at a time. Her arms burned."
@@ -149,20 +152,24 @@ def test_retries_recover_from_a_server_that_fails_the_first_calls(server, tmp_pa
 def test_retries_give_up_and_client_errors_are_not_retried(server, tmp_path):
     server.fail_first = [500, 500, 500]
     teacher = http_teacher(server, cache_dir=None, backoff=0.01, max_retries=2)
-    with pytest.raises(TeacherError, match="gave up after 3 attempts: HTTP 500"):
+    with pytest.raises(ApiError, match="gave up after 3 attempts: HTTP 500"):
         teacher.rewrite_first_person(PASSAGE, NELL)
     assert server.requests == 3
     server.required_key = FAKE_KEY  # and no key in the environment: 401, which is not retried
-    with pytest.raises(TeacherError, match=r"HTTP 401 .*check the API key variable"):
+    with pytest.raises(ApiError, match=r"HTTP 401 .*check the API key variable LABKIT_NO_SUCH_KEY: it is not set"):
         http_teacher(server, api_key_env="LABKIT_NO_SUCH_KEY",
-                                cache_dir=None, backoff=0.01).rewrite_first_person(PASSAGE, NELL)
+                     cache_dir=None, backoff=0.01).rewrite_first_person(PASSAGE, NELL)
     assert server.requests == 4
+    wrong_path = OpenAICompatibleTeacher(server.base_url + "/v2", "tiny", cache_dir=None, backoff=0.01)
+    with pytest.raises(ApiError, match=r"HTTP 404 .*Check the base URL .* and the model name"):
+        wrong_path.rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 5  # a 404 is not retried either
 
 
 def test_unreachable_server_is_retried_then_reported():
     teacher = OpenAICompatibleTeacher("http://127.0.0.1:9/v1", "tiny", cache_dir=None, backoff=0.01,
                                       max_retries=2)  # port 9 (discard): nothing listens
-    with pytest.raises(TeacherError, match="gave up after 3 attempts: ConnectError"):
+    with pytest.raises(ApiError, match="gave up after 3 attempts: ConnectError .* is the server running"):
         teacher.rewrite_first_person(PASSAGE, NELL)
     assert teacher.calls == 3
 
@@ -176,9 +183,9 @@ def test_no_api_key_in_any_written_file(server, tmp_path, monkeypatch):
     teacher.question_answers(PASSAGE, NELL, 2)
     assert server.authorization[-1] == f"Bearer {FAKE_KEY}"  # the key was used…
     examples = [Example.pair("What happened next?", reply, "narrative")] * 5
-    train_path, val_path = export.export_mistral_jsonl(examples[:4], examples[4:], tmp_path / "export")
-    export.write_axolotl_config(tmp_path / "export" / "axolotl.yaml", train_path, val_path, "data/tiny",
-                                export.PersonaHyperparameters())
+    train_path, val_path = export_mistral_jsonl(examples[:4], examples[4:], tmp_path / "export")
+    write_axolotl_config(tmp_path / "export" / "axolotl.yaml", train_path, val_path, "data/tiny",
+                         PersonaHyperparameters())
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) >= 5
     for path in written:  # …and written nowhere
@@ -195,23 +202,27 @@ def test_local_transformers_teacher_generates_and_caches(tiny, tmp_path):
     assert (teacher.calls, again.calls, again.cache_hits) == (1, 0, 1)
 
 
-def test_mistral_teacher_needs_its_key_and_the_offline_path_needs_no_mistralai(monkeypatch, tmp_path):
+def test_mistral_teacher_needs_its_key_and_uses_the_same_client(server, tmp_path, monkeypatch):
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    with pytest.raises(TeacherError, match="MISTRAL_API_KEY|pip install mistralai"):
+    with pytest.raises(ApiError, match="MISTRAL_API_KEY is not set: set it in the shell"):
         MistralTeacher(cache_dir=tmp_path).rewrite_first_person(PASSAGE, NELL)
+    assert server.requests == 0
+    # Mistral's chat endpoint speaks the OpenAI format: the teacher is the same client, with its key.
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
+    server.required_key = FAKE_KEY
+    teacher = MistralTeacher("tiny", base_url=server.base_url, cache_dir=None, max_tokens=8)
+    assert teacher.rewrite_first_person(PASSAGE, NELL)
+    assert server.authorization == [f"Bearer {FAKE_KEY}"] and teacher.calls == 1
+    assert FAKE_KEY not in repr(teacher) and FAKE_KEY not in str(vars(teacher))
+
+
+def test_make_teacher_offline_and_its_errors():
     assert make_teacher("rules").rewrite_first_person(PASSAGE, NELL).startswith("I pulled the ferry home")
     assert isinstance(make_teacher("rules"), RuleBasedTeacher)
+    with pytest.raises(ValueError, match="teacher_model"):
+        make_teacher("openai")
     with pytest.raises(ValueError, match="unknown teacher"):
         make_teacher("oracle")
-
-
-def test_offline_package_does_not_import_mistralai():
-    import subprocess
-
-    code = ("import sys, labkit.lessons.l06_persona as p; p.make_teacher('rules'); "
-            "print('mistralai' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 class MistralHandler(BaseHTTPRequestHandler):
@@ -231,7 +242,12 @@ class MistralHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path == "/v1/files":
+        if self.server.fail_first:  # a busy API: the client must try again, sending the file again
+            self.send_response(self.server.fail_first.pop(0))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/v1/files":
+            self.server.uploads.append(body)
             self._reply({"id": f"file-{len(self.server.seen)}", "purpose": "fine-tune"})
         else:
             self.server.job_request = json.loads(body)
@@ -246,26 +262,27 @@ class MistralHandler(BaseHTTPRequestHandler):
 
 def test_mistral_job_uploads_creates_polls_and_returns_the_model(tmp_path, monkeypatch, capsys):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), MistralHandler)
-    httpd.seen, httpd.statuses = [], ["RUNNING", "SUCCESS"]
+    httpd.seen, httpd.statuses, httpd.uploads, httpd.fail_first = [], ["RUNNING", "SUCCESS"], [], [503]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
     try:
-        train_path, val_path = export.export_mistral_jsonl([Example.pair("q", "a", "dialogue")] * 3,
-                                                           [Example.pair("q", "a", "dialogue")], tmp_path)
-        hp = export.PersonaHyperparameters(learning_rate=1e-4)
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        model_id = export.run_mistral_job(train_path, val_path, hp, base_url=url, poll_seconds=0.01)
+        train_path, val_path = export_mistral_jsonl([Example.pair("q", "a", "dialogue")] * 3,
+                                                    [Example.pair("q", "a", "dialogue")], tmp_path)
+        hp = PersonaHyperparameters(learning_rate=1e-4)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        model_id = run_mistral_job(train_path, val_path, hp, base_url=url, poll_seconds=0.01, backoff=0.01)
     finally:
         httpd.shutdown()
         httpd.server_close()
     assert model_id == "ft:open-mistral-7b:persona:1"
     assert [(m, p) for m, p, _ in httpd.seen] == [
-        ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/fine_tuning/jobs"),
+        ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/fine_tuning/jobs"),
         ("GET", "/v1/fine_tuning/jobs/job-1"), ("GET", "/v1/fine_tuning/jobs/job-1")]
     assert all(auth == f"Bearer {FAKE_KEY}" for _, _, auth in httpd.seen)
     job = httpd.job_request
     assert job["hyperparameters"] == {"training_steps": hp.max_steps, "learning_rate": 1e-4}
-    assert job["training_files"][0]["file_id"] == "file-1" and job["validation_files"] == ["file-2"]
+    assert job["training_files"][0]["file_id"] == "file-2" and job["validation_files"] == ["file-3"]
+    assert train_path.read_bytes() in httpd.uploads[0]  # the retried upload sent the whole file
     assert FAKE_KEY not in capsys.readouterr().out
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or FAKE_KEY not in path.read_text(errors="ignore")

@@ -1,10 +1,14 @@
-"""Lesson 06: turn a novel's character into a persona dataset, in three strategies.
+"""Lesson 06: turn a novel's character into a persona dataset, in three strategies, and fine-tune on it.
 
 A. ``extract``: the character's quoted lines, paired with what they answer.
 B. ``rewrite``: narration about the character, rewritten in the first person by a teacher.
 C. ``synth``: questions about a passage, answered in the character's voice from it alone.
-Then ``dataset`` (Mistral JSONL, split, validator, statistics), ``export`` (Mistral, Hugging
-Face, Axolotl) and ``voice`` (the persona score).
+
+The teachers (``teachers``) do B and C with the prompts in ``prompts``. Then ``dataset`` (examples,
+system prompt, split, statistics), ``export`` (Mistral JSONL, Hugging Face, Axolotl), ``mistral``
+(its file rules and a fine-tuning job), ``hyperparameters`` (one set for every route),
+``finetune`` (the lesson's run and its measurements) and ``voice`` (the persona score).
+The notebook imports this package as ``lesson``; everything it uses is named here.
 
 >>> from labkit.lessons.l06_persona import load_novella, extract_dialogue, NELL
 >>> len(extract_dialogue(load_novella(), NELL)) > 50
@@ -13,16 +17,55 @@ True
 
 from labkit.lessons.l06_persona.corpus import CAST, NELL, Character, load_novella
 from labkit.lessons.l06_persona.dataset import (
+    STRATEGIES,
     Example,
     dataset_statistics,
+    fit_to_length,
     from_turns,
     split_train_validation,
-    validate_jsonl,
-    write_jsonl,
+    with_system_prompt,
 )
-from labkit.lessons.l06_persona.extract import attribute_speakers, evaluate_extraction, extract_dialogue, load_labels
-from labkit.lessons.l06_persona.rewrite import narrative_examples, rewritable_passages, to_first_person
-from labkit.lessons.l06_persona.synth import synthetic_examples, template_question_answers
+from labkit.lessons.l06_persona.export import (
+    axolotl_config,
+    export_mistral_jsonl,
+    to_hf_dataset,
+    write_axolotl_config,
+)
+from labkit.lessons.l06_persona.extract import (
+    RULES,
+    attribute_speakers,
+    evaluate_extraction,
+    extract_dialogue,
+    load_labels,
+)
+from labkit.lessons.l06_persona.finetune import (
+    OUTPUT_DIR,
+    RUN_DIR,
+    Probe,
+    format_grid,
+    rare_token_share,
+    system_prompt_grid,
+)
+from labkit.lessons.l06_persona.hyperparameters import PersonaHyperparameters
+from labkit.lessons.l06_persona.mistral import MISTRAL_RULES, run_mistral_job
+from labkit.lessons.l06_persona.prompts import (
+    QA_SYSTEM,
+    QA_USER,
+    REWRITE_SYSTEM,
+    REWRITE_USER,
+    Teacher,
+    question_answer_messages,
+    rewrite_messages,
+)
+from labkit.lessons.l06_persona.rewrite import (
+    narrative_examples,
+    rewritable_passages,
+    to_first_person,
+)
+from labkit.lessons.l06_persona.synth import (
+    synthetic_examples,
+    template_question_answers,
+)
 from labkit.lessons.l06_persona.teachers import (
     LocalTransformersTeacher,
     MistralTeacher,
@@ -30,14 +73,66 @@ from labkit.lessons.l06_persona.teachers import (
     RuleBasedTeacher,
     make_teacher,
 )
-from labkit.lessons.l06_persona.voice import PersonaScorer, default_scorer, persona_score
+from labkit.lessons.l06_persona.voice import (
+    PersonaScorer,
+    default_scorer,
+    distinctive_words,
+    lines_by_speaker,
+    persona_score,
+)
+from labkit.methods.sft import train_sft
 
 __all__ = [
-    "CAST", "NELL", "Character", "load_novella",
-    "Example", "dataset_statistics", "from_turns", "split_train_validation", "validate_jsonl", "write_jsonl",
-    "attribute_speakers", "evaluate_extraction", "extract_dialogue", "load_labels",
-    "narrative_examples", "rewritable_passages", "to_first_person",
-    "synthetic_examples", "template_question_answers",
-    "LocalTransformersTeacher", "MistralTeacher", "OpenAICompatibleTeacher", "RuleBasedTeacher", "make_teacher",
-    "PersonaScorer", "default_scorer", "persona_score",
+    "CAST",
+    "MISTRAL_RULES",
+    "NELL",
+    "OUTPUT_DIR",
+    "QA_SYSTEM",
+    "QA_USER",
+    "REWRITE_SYSTEM",
+    "REWRITE_USER",
+    "RULES",
+    "RUN_DIR",
+    "STRATEGIES",
+    "Character",
+    "Example",
+    "LocalTransformersTeacher",
+    "MistralTeacher",
+    "OpenAICompatibleTeacher",
+    "PersonaHyperparameters",
+    "PersonaScorer",
+    "Probe",
+    "RuleBasedTeacher",
+    "Teacher",
+    "attribute_speakers",
+    "axolotl_config",
+    "dataset_statistics",
+    "default_scorer",
+    "distinctive_words",
+    "evaluate_extraction",
+    "export_mistral_jsonl",
+    "extract_dialogue",
+    "fit_to_length",
+    "format_grid",
+    "from_turns",
+    "lines_by_speaker",
+    "load_labels",
+    "load_novella",
+    "make_teacher",
+    "narrative_examples",
+    "persona_score",
+    "question_answer_messages",
+    "rare_token_share",
+    "rewritable_passages",
+    "rewrite_messages",
+    "run_mistral_job",
+    "split_train_validation",
+    "synthetic_examples",
+    "system_prompt_grid",
+    "template_question_answers",
+    "to_first_person",
+    "to_hf_dataset",
+    "train_sft",
+    "with_system_prompt",
+    "write_axolotl_config",
 ]

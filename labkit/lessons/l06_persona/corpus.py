@@ -180,5 +180,5 @@ def load_novella(path: str | Path = NOVELLA_PATH) -> Novella:
     """Read the novella. Quotes must balance within each paragraph (one speaker per paragraph)."""
     path = Path(path)
     novella = Novella(path.read_text(encoding="utf-8"), path)
-    novella.paragraphs  # parse now so a malformed file fails here, naming its line
+    _ = novella.paragraphs  # parse now so a malformed file fails here, naming its line
     return novella

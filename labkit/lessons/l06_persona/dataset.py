@@ -1,4 +1,4 @@
-"""The persona dataset: Mistral chat JSONL, a seeded train/validation split, a validator, statistics.
+"""The persona dataset: examples in Mistral's chat format, a system prompt, a split, statistics.
 
 Each line of a Mistral fine-tuning file is ``{"messages": [...]}``: an optional system message
 first, then user and assistant turns alternating, the last one from the assistant.
@@ -9,13 +9,12 @@ first, then user and assistant turns alternating, the last one from the assistan
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from labkit.core.data.validate import Problem, count_tokens, find_problems
+from labkit.core.data.split import train_validation_split
+from labkit.core.data.validate import count_tokens
 
 STRATEGIES = ("dialogue", "narrative", "synthetic")  # strategies A, B and C
 
@@ -29,11 +28,11 @@ class Example:
     source: str = ""
 
     @classmethod
-    def pair(cls, user: str, assistant: str, strategy: str, source: str = "") -> "Example":
+    def pair(cls, user: str, assistant: str, strategy: str, source: str = "") -> Example:
         return cls([{"role": "user", "content": user}, {"role": "assistant", "content": assistant}],
                    strategy, source)
 
-    def with_system(self, system: str | None) -> "Example":
+    def with_system(self, system: str | None) -> Example:
         """The same conversation with ``system`` as its first message (or none)."""
         turns = [m for m in self.messages if m["role"] != "system"]
         if system:
@@ -41,6 +40,7 @@ class Example:
         return Example(turns, self.strategy, self.source)
 
     def record(self) -> dict:
+        """The line written to the JSONL file: the messages only."""
         return {"messages": self.messages}
 
 
@@ -49,49 +49,30 @@ def from_turns(turns, source: str = "novella") -> list[Example]:
     return [Example.pair(t.user, t.assistant, "dialogue", f"{source}@{t.offset}") for t in turns]
 
 
+def with_system_prompt(examples: list[Example], system_prompt: str, share: float = 1.0,
+                       seed: int = 0) -> list[Example]:
+    """The examples, a seeded ``share`` of them opening with ``system_prompt`` (the rest with none).
+
+    >>> [e.messages[0]["role"] for e in with_system_prompt([Example.pair("q", "a", "dialogue")] * 2, "Be Nell.")]
+    ['system', 'system']
+    """
+    rng = random.Random(seed)
+    return [e.with_system(system_prompt if rng.random() < share else None) for e in examples]
+
+
 def split_train_validation(examples: list[Example], validation_share: float = 0.15,
                            seed: int = 0) -> tuple[list[Example], list[Example]]:
-    """A seeded split, stratified by strategy so validation holds some of each.
+    """The course's seeded split (``labkit.core.data.split``), stratified by strategy, on examples.
 
-    >>> train, val = split_train_validation([Example.pair("q", "a", "dialogue")] * 20, 0.15)
-    >>> len(train), len(val)
+    >>> train, validation = split_train_validation([Example.pair("q", "a", "dialogue")] * 20, 0.15)
+    >>> len(train), len(validation)
     (17, 3)
     """
-    if not 0.0 < validation_share < 1.0:
-        raise ValueError(f"validation_share must be between 0 and 1, got {validation_share}")
-    rng = random.Random(seed)
-    by_strategy: dict[str, list[Example]] = defaultdict(list)
-    for example in examples:
-        by_strategy[example.strategy].append(example)
-    train, validation = [], []
-    for strategy in sorted(by_strategy):
-        group = by_strategy[strategy][:]
-        rng.shuffle(group)
-        n_val = max(1, round(len(group) * validation_share)) if len(group) > 1 else 0
-        validation += group[:n_val]
-        train += group[n_val:]
-    rng.shuffle(train)
-    rng.shuffle(validation)
-    return train, validation
+    from datasets import Dataset
 
-
-def write_jsonl(examples: list[Example], path: str | Path) -> Path:
-    """Write the Mistral format: one ``{"messages": …}`` object per line, UTF-8."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(e.record(), ensure_ascii=False) + "\n" for e in examples),
-                    encoding="utf-8")
-    return path
-
-
-def validate_jsonl(path: str | Path, tokenizer=None, max_tokens: int | None = None) -> list[Problem]:
-    """Every problem in a Mistral fine-tuning file, each with its line and field; an empty list if valid.
-
-    The course's one validator (``labkit.core.data.validate``), held to the Mistral rules: only the
-    ``messages`` format, and blank lines are errors (the API rejects them). Lengths are checked
-    only when a tokenizer is given.
-    """
-    return find_problems(path, max_tokens, tokenizer, formats=("messages",), blank_lines_ok=False)[1]
+    rows = Dataset.from_dict({"row": list(range(len(examples))), "strategy": [e.strategy for e in examples]})
+    parts = train_validation_split(rows, validation_share, seed, stratify_by="strategy")
+    return [examples[i] for i in parts["train"]["row"]], [examples[i] for i in parts["validation"]["row"]]
 
 
 def fit_to_length(examples: list[Example], tokenizer, max_tokens: int) -> tuple[list[Example], int]:

@@ -12,6 +12,7 @@ the usual convention in English fiction):
 
 "he"/"she" resolve to the most recent sentence subject of that gender in the narration.
 
+>>> from labkit.lessons.l06_persona.corpus import load_novella
 >>> turns = extract_dialogue(load_novella(), NELL)
 >>> turns[0].assistant
 "Morning yourself. Hold on to that horse, friend. The river's turning."
@@ -24,7 +25,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.lessons.l06_persona.corpus import CAST, LABELS_PATH, NELL, Character, Novella, Paragraph, load_novella
+from labkit.lessons.l06_persona.corpus import (
+    CAST,
+    LABELS_PATH,
+    NELL,
+    Character,
+    Novella,
+    Paragraph,
+)
 
 SPEECH_VERBS = (
     "said", "asked", "called back", "called", "shouted back", "shouted", "answered", "replied",
@@ -209,6 +217,7 @@ def evaluate_extraction(attributions: list[Attribution], turns: list[Turn], labe
     """Precision and recall of "this line is the character's" on the labelled paragraphs,
     plus how often the paired prompt is the one the labeller chose.
 
+    >>> from labkit.lessons.l06_persona.corpus import load_novella
     >>> novella = load_novella(); atts = attribute_speakers(novella)
     >>> evaluate_extraction(atts, extract_dialogue(novella, NELL, atts), load_labels())["precision"] >= 0.9
     True

@@ -15,7 +15,10 @@ Its limits, each one tested in ``tests/test_persona.py``:
 4. "Nell's" is always a possessive, never "Nell is": "Nell's tired" becomes "my tired".
 5. Names the narration uses other than the character's aliases ("his aunt") are left alone.
 6. The tense is kept: past narration becomes a first-person recollection in the past.
-7. Only the verb right after the new "I" agrees: "She walks and talks" becomes "I walk and talks".
+7. A second verb agrees when it follows "and", "or" or "but" right after the first one ("She walks
+   and talks" becomes "I walk and talk"), or when it is is/has/does/goes/says later in the clause
+   ("She is tired and has a cold" becomes "I am tired and have a cold"). Any other verb after an
+   object keeps its -s: "She hands Tam the rope and nods" becomes "I hand Tam the rope and nods".
 Quoted speech inside a passage is never changed.
 
 >>> to_first_person("Nell pulled the rope. Her hands were cold, so she rubbed them.")
@@ -27,38 +30,58 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from labkit.lessons.l06_persona.corpus import CAST, NELL, Character, Novella
+from labkit.lessons.l06_persona.dataset import Example
+from labkit.lessons.l06_persona.extract import SubjectTracker
+from labkit.lessons.l06_persona.prompts import Teacher
 
-if TYPE_CHECKING:
-    from labkit.lessons.l06_persona.dataset import Example
-    from labkit.lessons.l06_persona.teachers import Teacher
-
-PREPOSITIONS = set(
-    "to at for with from by of on in into onto behind beside toward towards about like than "
-    "past around near over under without against between among upon across through".split())
+PREPOSITIONS = {
+    "to", "at", "for", "with", "from", "by", "of", "on", "in", "into", "onto", "behind", "beside",
+    "toward", "towards", "about", "like", "than", "past", "around", "near", "over", "under", "without",
+    "against", "between", "among", "upon", "across", "through",
+}
 # After these the next word is still a noun phrase, so "her" there is an object: "gave her the rope".
-FUNCTION_WORDS = PREPOSITIONS | set(
-    "the a an that this these those and but or so as if then again too there here now when while "
-    "because what how why where who whom not all once twice up down out off away back home "
-    "yet still just also only even ever never very".split())
+FUNCTION_WORDS = PREPOSITIONS | {
+    "the", "a", "an", "that", "this", "these", "those", "and", "but", "or", "so", "as", "if", "then",
+    "again", "too", "there", "here", "now", "when", "while", "because", "what", "how", "why", "where",
+    "who", "whom", "not", "all", "once", "twice", "up", "down", "out", "off", "away", "back", "home",
+    "yet", "still", "just", "also", "only", "even", "ever", "never", "very",
+}
 # Bare verbs that follow an object pronoun ("let her go", "made her laugh").
-BARE_VERBS = set("go come be do see say think sit stand stay leave pass fall sleep speak laugh "
-                 "cry try wait feel know hear look".split())
-AUXILIARIES = set("was wasn't had hadn't is isn't has hasn't would wouldn't could couldn't did "
-                  "didn't will won't can can't should might must were does doesn't".split())
-COMMON_VERBS = set("took went ran said saw sat stood thought knew felt made gave told put came got "
-                   "found left kept held lay woke drank ate slept knelt spat let set shook "
-                   "began brought bought sent heard met rose fell".split())
-ADVERBS = set("always never still often just also only even sometimes already again then now "
-              "not rarely seldom usually".split())
-NOT_VERBS_IN_S = set("was wasn't its this thus as us always perhaps sometimes towards afterwards "
-                     "besides across less unless yes news whereas".split())
+BARE_VERBS = {
+    "go", "come", "be", "do", "see", "say", "think", "sit", "stand", "stay", "leave", "pass", "fall",
+    "sleep", "speak", "laugh", "cry", "try", "wait", "feel", "know", "hear", "look",
+}
+AUXILIARIES = {
+    "was", "wasn't", "had", "hadn't", "is", "isn't", "has", "hasn't", "would", "wouldn't", "could",
+    "couldn't", "did", "didn't", "will", "won't", "can", "can't", "should", "might", "must", "were",
+    "does", "doesn't",
+}
+COMMON_VERBS = {
+    "took", "went", "ran", "said", "saw", "sat", "stood", "thought", "knew", "felt", "made", "gave",
+    "told", "put", "came", "got", "found", "left", "kept", "held", "lay", "woke", "drank", "ate",
+    "slept", "knelt", "spat", "let", "set", "shook", "began", "brought", "bought", "sent", "heard",
+    "met", "rose", "fell",
+}
+ADVERBS = {
+    "always", "never", "still", "often", "just", "also", "only", "even", "sometimes", "already",
+    "again", "then", "now", "not", "rarely", "seldom", "usually",
+}
+NOT_VERBS_IN_S = {
+    "was", "wasn't", "its", "this", "thus", "as", "us", "always", "perhaps", "sometimes", "towards",
+    "afterwards", "besides", "across", "less", "unless", "yes", "news", "whereas", "others", "ours",
+    "yours", "theirs",
+}
 AGREEMENT = {"is": "am", "isn't": "am not", "has": "have", "hasn't": "haven't", "does": "do",
              "doesn't": "don't", "goes": "go", "says": "say"}
+CONJUNCTIONS = {"and", "or", "but"}
+# Words that open a clause with a subject of its own: "She knows Hobb, who is old and has a cough".
+CLAUSE_OPENERS = {
+    "who", "whom", "whose", "which", "that", "because", "while", "when", "if", "though", "although",
+}
 
 
 def _is_word(token: str) -> bool:
@@ -88,6 +111,8 @@ def to_first_person(text: str, character: Character = NELL) -> str:
 
     >>> to_first_person("She always walks to the post. She ties her boat herself.")
     'I always walk to the post. I tie my boat myself.'
+    >>> to_first_person("She walks and talks. She is tired and has a cold.")
+    'I walk and talk. I am tired and have a cold.'
     """
     p = character.pronouns
     aliases = "|".join(re.escape(a) for a in sorted(character.aliases, key=len, reverse=True))
@@ -95,7 +120,11 @@ def to_first_person(text: str, character: Character = NELL) -> str:
     tokens = token_re.findall(text)
     out = list(tokens)
     in_quote = False
-    agree_next = False  # the previous rewritten word was a new subject "I"
+    # What the next word may be: "verb" (it belongs to a new "I": "she walks" → "I walk"),
+    # "conjunction" (a verb was just agreed: "walks and talks"), "known verb" (after "and" later in
+    # a clause about "I": "is tired and has" → "am tired and have"), or None.
+    expect = None
+    mine = False  # this clause's subject is the new "I"
 
     def neighbour(i: int, step: int) -> str | None:
         """The next/previous word, or None if punctuation comes first."""
@@ -113,22 +142,23 @@ def to_first_person(text: str, character: Character = NELL) -> str:
     for i, token in enumerate(tokens):
         if token in ('"', "\u201c", "\u201d"):
             in_quote = not in_quote if token == '"' else token == "\u201c"
-            agree_next = False
+            expect, mine = None, False
             continue
         if in_quote or not _is_word(token):
-            if not token.isspace():
-                agree_next = False
+            if token in ".!?;:":
+                mine = False
+            if not token.isspace() and token != ",":  # "walks, and talks": a comma keeps the thread
+                expect = None
             continue
         lower, after, before = token.lower(), neighbour(i, +1), neighbour(i, -1)
-        new = None
-        is_subject = False
+        new, then = None, None
         if token.endswith("'s") and token[:-2] in character.aliases:
             new = "my" if after else "mine"
         elif token in character.aliases:
             object_position = not _verbish(after) and (before in PREPOSITIONS or _verbish(before))
-            new, is_subject = ("me", False) if object_position else ("I", True)
+            new, then = ("me", None) if object_position else ("I", "verb")
         elif lower == p.subject:
-            new, is_subject = "I", True
+            new, then = "I", "verb"
         elif lower == f"{p.subject}'s":
             new = "I've" if after in ("been", "got", "gone", "done", "had") else "I'm"
         elif lower in (f"{p.subject}'d", f"{p.subject}'ll"):
@@ -146,13 +176,21 @@ def to_first_person(text: str, character: Character = NELL) -> str:
             new = "my"
         elif lower == p.possessive:
             new = "mine"
-        elif agree_next and (lower in ADVERBS or lower.endswith("ly")):
+        elif expect in ("verb", "known verb") and (lower in ADVERBS or lower.endswith("ly")):
             continue  # "she always walks": keep looking for the verb
-        elif agree_next:
+        elif token[0].isupper() and not sentence_start(i):
+            pass  # a name ("and Piers talks"), never a verb of ours
+        elif expect == "verb" or (expect == "known verb" and lower in AGREEMENT):
             fixed = _third_to_first(token)
             out[i] = fixed[0].upper() + fixed[1:] if token[0].isupper() else fixed
-        agree_next = is_subject
+            then = "conjunction"
+        elif lower in CONJUNCTIONS and (expect == "conjunction" or mine):
+            then = "verb" if expect == "conjunction" else "known verb"
+        elif lower in CLAUSE_OPENERS:
+            mine = False
+        expect = then
         if new is not None:
+            mine = mine or new.startswith("I")
             out[i] = new if new.startswith("I") or not sentence_start(i) else new.capitalize()
     return "".join(out)
 
@@ -174,8 +212,6 @@ def rewritable_passages(novella: Novella, character: Character = NELL,
     character (checked with the same subject tracker as extraction), and no other character
     with those pronouns is named in it (limit 1 of the rules). Long ones are cut at sentences.
     """
-    from labkit.lessons.l06_persona.extract import SubjectTracker
-
     same_pronouns = [c for c in cast if c.pronouns == character.pronouns and c.name != character.name]
     others = re.compile(r"\b(?:" + "|".join(re.escape(a) for c in same_pronouns for a in c.aliases) + r")\b")
     mine = re.compile(r"\b(?:" + "|".join(re.escape(a) for a in character.aliases) + r")\b")
@@ -212,17 +248,15 @@ RECALL_PROMPTS = (
 )
 
 
-def rewrite_passages(passages: list[Passage], teacher: "Teacher", character: Character = NELL) -> list[str]:
+def rewrite_passages(passages: list[Passage], teacher: Teacher, character: Character = NELL) -> list[str]:
     """Each passage in the first person, by the teacher, with a progress bar."""
     return [teacher.rewrite_first_person(p.text, character)
             for p in tqdm(passages, desc=f"rewrite ({teacher.name})", unit="passage")]
 
 
-def narrative_examples(novella: Novella, teacher: "Teacher", character: Character = NELL,
-                       seed: int = 0, max_words: int = 60) -> list["Example"]:
+def narrative_examples(novella: Novella, teacher: Teacher, character: Character = NELL,
+                       seed: int = 0, max_words: int = 60) -> list[Example]:
     """Strategy B end to end: passages → first-person rewrites → user/assistant examples."""
-    from labkit.lessons.l06_persona.dataset import Example
-
     passages = rewritable_passages(novella, character, max_words=max_words)
     rewrites = rewrite_passages(passages, teacher, character)
     rng = random.Random(seed)

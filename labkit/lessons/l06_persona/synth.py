@@ -1,6 +1,6 @@
 """Strategy C: questions someone might ask the character, answered in their voice from one passage.
 
-With a model teacher the questions and answers come from the QA prompt in ``teachers.py``.
+With a model teacher the questions and answers come from the QA prompt in ``prompts.py``.
 Offline, ``template_question_answers`` does it with templates written by hand: it finds the
 topics a passage states facts about (the rope, the bridge, the flood, …), asks a fixed question
 per topic, and answers with the passage's own sentences about that topic in the first person,
@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from labkit.lessons.l06_persona.corpus import NELL, Character, Novella
+from labkit.lessons.l06_persona.dataset import Example
+from labkit.lessons.l06_persona.prompts import Teacher
 from labkit.lessons.l06_persona.rewrite import rewritable_passages, to_first_person
-
-if TYPE_CHECKING:
-    from labkit.lessons.l06_persona.dataset import Example
-    from labkit.lessons.l06_persona.teachers import Teacher
 
 # (topic words, questions). Several phrasings per topic so the model does not learn one string.
 TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -76,11 +73,9 @@ def template_question_answers(passage: str, character: Character = NELL,
     return pairs
 
 
-def synthetic_examples(novella: Novella, teacher: "Teacher", character: Character = NELL,
-                       per_passage: int = 3) -> list["Example"]:
+def synthetic_examples(novella: Novella, teacher: Teacher, character: Character = NELL,
+                       per_passage: int = 3) -> list[Example]:
     """Strategy C end to end: narration paragraphs → teacher QA → user/assistant examples."""
-    from labkit.lessons.l06_persona.dataset import Example
-
     passages = rewritable_passages(novella, character, max_words=200)
     examples = []
     for passage in tqdm(passages, desc=f"question answering ({teacher.name})", unit="passage"):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from labkit.lessons.l06_persona.corpus import NELL, Character, Novella, load_novella
+from labkit.lessons.l06_persona.extract import attribute_speakers
 
 FIRST_PERSON = {"i", "me", "my", "mine", "myself", "i'm", "i've", "i'll", "i'd"}
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -83,7 +84,7 @@ class StyleClassifier:
                     x[row, self.vocabulary[w]] = 1.0
         return x
 
-    def fit(self, own: list[str], negative_groups: list[list[str]]) -> "StyleClassifier":
+    def fit(self, own: list[str], negative_groups: list[list[str]]) -> StyleClassifier:
         import numpy as np
 
         groups = [(own, 1.0)] + [(g, 0.0) for g in negative_groups if g]
@@ -131,7 +132,7 @@ class PersonaScorer:
     reference_lexicon: float
 
     @classmethod
-    def fit(cls, own: list[str], negative_groups: list[list[str]], lexicon: tuple[str, ...]) -> "PersonaScorer":
+    def fit(cls, own: list[str], negative_groups: list[list[str]], lexicon: tuple[str, ...]) -> PersonaScorer:
         """Calibrate on ``own`` lines; the classifier learns them against each negative group."""
         return cls(StyleClassifier().fit(own, negative_groups), lexicon,
                    first_person_rate(own), lexicon_rate(own, lexicon))
@@ -162,8 +163,6 @@ def narration_sentences(novella: Novella) -> list[str]:
 
 def lines_by_speaker(novella: Novella, character: Character = NELL) -> tuple[list[str], list[str]]:
     """The character's quoted lines and everyone else's, by the extractor's attribution."""
-    from labkit.lessons.l06_persona.extract import attribute_speakers
-
     own, others = [], []
     for a in attribute_speakers(novella):
         if a.speaker is not None:
