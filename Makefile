@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 
-.PHONY: install lab test course course-small bench clean
+.PHONY: install lab test course course-small bench clean deploy-install deploy-check test-deploy test-matrix
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -30,6 +30,41 @@ course-small: install
 
 bench: install
 	for script in bench/bench_*.py; do $(PYTHON) $$script || exit 1; done
+
+# Lesson 05's deployment: llama.cpp built from llama-cpp-python's source (no prebuilt binaries),
+# once per version (8 CPU-minutes). Its source also holds llama.cpp's GGUF converter.
+LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
+LLAMA_CPP_DIR     := build/llama-cpp-python
+LLAMA_CPP_BUILT   := $(LLAMA_CPP_DIR)/wheels/.built-$(LLAMA_CPP_VERSION)
+DEPLOY_STAMP      := $(VENV)/.deploy-stamp-$(LLAMA_CPP_VERSION)
+
+$(LLAMA_CPP_BUILT): | $(STAMP)
+	$(PYTHON) -m pip download --quiet --no-binary :all: --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -d $(LLAMA_CPP_DIR)
+	tar -xzf $(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $(LLAMA_CPP_DIR)
+	# LLAVA_BUILD=OFF: no multimodal library; the course sends text only (a shorter build).
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PYTHON) -m pip wheel --quiet --no-deps -w $(LLAMA_CPP_DIR)/wheels \
+		$(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
+	touch $@
+
+$(DEPLOY_STAMP): $(STAMP) $(LLAMA_CPP_BUILT)
+	$(PYTHON) -m pip install --quiet -c constraints.txt --find-links $(LLAMA_CPP_DIR)/wheels \
+		--only-binary llama-cpp-python -e ".[deploy]"
+	touch $@
+
+deploy-install: $(DEPLOY_STAMP)
+
+# Exports lesson 05's merged tiny model to GGUF (f16, q8_0) with an Ollama Modelfile, compares answers
+# with PyTorch's, and writes build/deploy/report.json.
+deploy-check: deploy-install
+	$(PYTHON) tools/deploy_check.py
+
+test-deploy: deploy-install
+	$(PYTHON) -m pytest -m deploy tests/test_deploy.py
+
+# Unit tests and the small course against pinned, latest and minimum versions (build/matrix/report.json).
+test-matrix: install
+	$(PYTHON) -m pip install --quiet -c constraints.txt -e ".[matrix]"
+	$(VENV)/bin/nox
 
 clean:
 	rm -rf build

@@ -33,6 +33,8 @@ BUILD_DIR = REPO_ROOT / "build"
 CACHE_DIR = BUILD_DIR / "cache"  # models later lessons start from, keyed by profile and settings
 RUNS_DIR = BUILD_DIR / "runs"  # trainer output folders
 COURSE_DIR = BUILD_DIR / "course"  # `make course`: executed notebooks and report.json
+DEPLOY_DIR = BUILD_DIR / "deploy"  # `make deploy-check`: GGUF files, the Ollama Modelfile, report.json
+LLAMA_CPP_PYTHON_DIR = BUILD_DIR / "llama-cpp-python"  # its source (llama.cpp's converter) and the wheel built from it
 
 
 def labels_dir() -> Path:

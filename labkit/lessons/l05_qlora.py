@@ -1,29 +1,70 @@
 """Lesson 05 — QLoRA end to end: a 4-bit NF4 base with LoRA on top; train, save, reload, merge, chat.
 
-Its files live in one run folder per profile and settings (``run_dir``): ``adapter/``, ``merged/`` and
-the trainer's output. It measures on the same held-out questions as lessons 01–04
-(``instruction_splits``).
+Its files live in one run folder per profile and settings (``run_dir``): ``adapter/``, ``merged/``,
+``gguf/`` and the trainer's output. It measures on the same held-out questions as lessons 01–04
+(``instruction_splits``). After the merge, ``deploy`` exports the merged model to GGUF for llama.cpp
+and Ollama and measures how often the GGUF files answer as the PyTorch model does
+(``make deploy-check`` runs it on a small model).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
-from labkit.methods.adapters import (AdaptersInFloat32, adapter_megabytes, load_adapter, merge_adapter, save_adapter,
-                                     save_merged)
+from labkit.core.evaluate import generate_replies
+from labkit.core.models import load_model, load_tokenizer
+from labkit.methods.adapters import (
+    AdaptersInFloat32,
+    adapter_megabytes,
+    load_adapter,
+    merge_adapter,
+    save_adapter,
+    save_merged,
+)
+from labkit.methods.gguf_chat import GGUFChat, compare_with_pytorch, load_gguf
+from labkit.methods.gguf_export import export_gguf, write_modelfile
 from labkit.methods.lora import ATTENTION_PROJECTIONS, LoraSettings
 from labkit.methods.lora_math import load_architecture_config
 from labkit.methods.memory import estimate_training_memory, format_bytes
-from labkit.methods.quantization import (linear4bit_bytes, quantized_layer_names, summarize_quantization,
-                                         weight_bytes_by_precision)
+from labkit.methods.quantization import (
+    linear4bit_bytes,
+    quantized_layer_names,
+    summarize_quantization,
+    weight_bytes_by_precision,
+)
 from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import RUNS_DIR
 
-__all__ = ["AdaptersInFloat32", "adapter_megabytes", "load_adapter", "merge_adapter", "save_adapter", "save_merged",
-           "LoraSettings", "ATTENTION_PROJECTIONS", "load_architecture_config", "estimate_training_memory", "format_bytes", "linear4bit_bytes",
-           "quantized_layer_names", "summarize_quantization", "weight_bytes_by_precision", "SFTSettings", "train_sft",
-           "instruction_splits", "run_dir", "lora_settings"]
+__all__ = [
+    "ATTENTION_PROJECTIONS",
+    "AdaptersInFloat32",
+    "GGUFChat",
+    "LoraSettings",
+    "SFTSettings",
+    "adapter_megabytes",
+    "deploy",
+    "estimate_training_memory",
+    "format_bytes",
+    "instruction_splits",
+    "linear4bit_bytes",
+    "load_adapter",
+    "load_architecture_config",
+    "load_gguf",
+    "lora_settings",
+    "merge_adapter",
+    "merged_model",
+    "quantized_layer_names",
+    "run_dir",
+    "save_adapter",
+    "save_merged",
+    "summarize_quantization",
+    "train_sft",
+    "weight_bytes_by_precision",
+]
+
+REPLY_TOKENS = 32  # new tokens per held-out answer, as labkit.core.evaluate.answer_accuracy generates
 
 
 def run_dir(profile: str, max_steps: int, lora_r: int, seed: int) -> Path:
@@ -39,3 +80,56 @@ def run_dir(profile: str, max_steps: int, lora_r: int, seed: int) -> Path:
 def lora_settings(r: int = 16, lora_alpha: int = 32) -> LoraSettings:
     """The lesson's adapters: on the attention projections, with a little dropout (QLoRA paper's recipe)."""
     return LoraSettings(r=r, lora_alpha=lora_alpha, target_modules=ATTENTION_PROJECTIONS, lora_dropout=0.05)
+
+
+def merged_model(profile: str = "tiny", max_steps: int = 150, lora_r: int = 16, seed: int = 0,
+                 learning_rate: float = 2e-3, log=print) -> Path:
+    """The folder of this lesson's merged model for these settings, made now if absent: the notebook's
+    sections 2–6 (4-bit base, LoRA, training, saved adapter, merge) without the teaching.
+
+    >>> merged_model("tiny", max_steps=60)  # doctest: +SKIP
+    PosixPath('.../build/runs/05_qlora-tiny-r16-60steps-seed0/merged')
+    """
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    folder = run_dir(profile, max_steps, lora_r, seed)
+    if (folder / "merged" / "config.json").exists():
+        return folder / "merged"
+    log(f"no merged lesson-05 model in {folder}: training QLoRA for {max_steps} steps now")
+    tokenizer = load_tokenizer(profile)
+    model = prepare_model_for_kbit_training(load_model(profile, quantization="4bit"))
+    model = get_peft_model(model, lora_settings(lora_r, 2 * lora_r).config())
+    settings = SFTSettings(max_steps=max_steps, learning_rate=learning_rate, batch_size=16,
+                           gradient_accumulation_steps=2, seed=seed, live_plot=False,
+                           output_dir=str(folder / "trainer"))
+    run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, settings,
+                    callbacks=[AdaptersInFloat32()])
+    adapter = save_adapter(run.model, folder / "adapter", tokenizer)
+    return save_merged(merge_adapter(profile, adapter), tokenizer, folder / "merged")
+
+
+def deploy(merged_folder: str | Path, profile: str = "tiny", out_dir: str | Path | None = None,
+           n_eval: int | None = None) -> tuple[dict, dict]:
+    """Export the merged model to GGUF (f16 and q8_0) with an Ollama Modelfile, then answer the held-out
+    questions with each file and with the PyTorch model, greedily.
+
+    Returns the report (agreement per file, q8_0's size against f16's, seconds) and the comparisons
+    (``labkit.methods.gguf_chat.Comparison``, with both sides' replies). ``n_eval`` limits the questions
+    (default: the whole validation split). Files go to ``out_dir`` (default: ``gguf/`` beside the merged folder).
+    """
+    start = time.perf_counter()
+    merged_folder = Path(merged_folder)
+    out_dir = Path(out_dir) if out_dir else merged_folder.parent / "gguf"
+    files = export_gguf(merged_folder, out_dir, profile)
+    write_modelfile(merged_folder, files["q8_0"])
+    validation = instruction_splits(profile)["validation"]
+    conversations = [example["messages"][:-1] for example in validation][:n_eval]
+    pytorch_replies = generate_replies(load_model(merged_folder, quantization=None), load_tokenizer(merged_folder),
+                                       conversations, max_new_tokens=REPLY_TOKENS)
+    comparisons = {outtype: compare_with_pytorch(path, pytorch_replies, conversations, REPLY_TOKENS)
+                   for outtype, path in files.items()}
+    report = {"gguf_agreement_f16": comparisons["f16"].agreement,
+              "gguf_agreement_q8_0": comparisons["q8_0"].agreement,
+              "gguf_bytes_ratio_q8_0_vs_f16": comparisons["q8_0"].bytes / comparisons["f16"].bytes,
+              "seconds": round(time.perf_counter() - start, 1)}
+    return report, comparisons
