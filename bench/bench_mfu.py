@@ -36,7 +36,7 @@ TARGET_MFU = 0.35
 def labkit_run(steps: int, bf16: bool, clock: str) -> dict:
     """Train with labkit.train_sft and count the FLOPs of exactly the batches it trained on."""
     from labkit.core.models import load_model, load_tokenizer
-    from labkit.lessons.l01_sft import instruction_splits
+    from labkit.core.data.instructions import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     model = load_model("tiny")

@@ -49,7 +49,7 @@ def skewed_conversations(tokenizer, seed: int = 0):
     """Multi-turn conversations from the instruction set's training split, with skewed lengths."""
     from datasets import Dataset
 
-    from labkit.lessons.l01_sft import instruction_splits
+    from labkit.core.data.instructions import instruction_splits
 
     pairs = [example["messages"] for example in instruction_splits("tiny")["train"]]
     rng = random.Random(seed)

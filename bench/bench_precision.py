@@ -28,14 +28,14 @@ ACCURACY_SLACK = 0.02
 def train_and_score(bf16: bool, steps: int, n_eval: int, clock: str) -> dict:
     from labkit.core.evaluate import answer_accuracy, perplexity
     from labkit.core.models import load_model, load_tokenizer
-    from labkit.lessons.l01_sft import instruction_splits
+    from labkit.core.data.instructions import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     splits = instruction_splits("tiny")
     result, timer = timed_train_sft(load_model("tiny"), tokenizer, splits["train"], sft_settings(steps, bf16=bf16))
     seconds = timer.seconds(clock)
     model = result.model.float().eval()
-    heldout = splits["validation"].select(range(min(n_eval, len(splits["validation"]))))
+    heldout = splits["test"].select(range(min(n_eval, len(splits["test"]))))
     accuracy, _ = answer_accuracy(model, tokenizer, heldout)
     return {"tokens_per_second": result.trainer.state.num_input_tokens_seen / seconds, "seconds": seconds,
             "final_train_loss": result.losses()[-1], "heldout_accuracy": accuracy,

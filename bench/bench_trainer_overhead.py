@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     info = print_header("trainer overhead: labkit SFT vs a plain PyTorch loop", args.clock)
 
     from labkit.core.models import load_model, load_tokenizer
-    from labkit.lessons.l01_sft import instruction_splits
+    from labkit.core.data.instructions import instruction_splits
 
     tokenizer = load_tokenizer("tiny")
     train_set = instruction_splits("tiny")["train"]

@@ -184,6 +184,8 @@ def sft_settings(steps: int, **changes):
     """Lesson 01's SFT settings for a timed run: no plot, no checkpoints, no evaluation, a scratch folder."""
     from labkit.methods.sft import SFTSettings
 
+    if "bf16" in changes:  # the benchmarks compare precisions by a flag: bf16 autocast, or fp32
+        changes["precision"] = "bf16" if changes.pop("bf16") else "no"
     return SFTSettings(max_steps=steps, live_plot=False, logging_steps=max(1, steps // 4),
                        output_dir=tempfile.mkdtemp(prefix="labkit-bench-"), **changes)
 

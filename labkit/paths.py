@@ -15,6 +15,10 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where the course lives online: the notebooks' Colab setup cells and the README's "Open in Colab"
+# links are made from this one address (tools/sync_setup_cells.py, labkit.ui.readme).
+REPOSITORY = "labkit-course/labkit"
+REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 
 # What ships with the course.
 DATA_DIR = REPO_ROOT / "data"
@@ -27,6 +31,7 @@ ARCHITECTURE_CONFIGS_DIR = DATA_DIR / "configs"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 QUIZZES_DIR = REPO_ROOT / "quizzes"
 README_PATH = REPO_ROOT / "README.md"
+COLAB_CONSTRAINTS = REPO_ROOT / "constraints-colab.txt"  # constraints.txt without torch: Colab keeps its CUDA build
 
 # What runs make: safe to delete (`make clean`).
 BUILD_DIR = REPO_ROOT / "build"

@@ -51,7 +51,10 @@ def mixed_precision(device: str | None = None) -> str:
 
     On this course's CPU (AVX-512 BF16) bf16 autocast made SFT 1.09× faster at the same accuracy
     (bench/bench_precision.py); on a CPU without it, bf16 is emulated and slower than fp32.
+    ``$LABKIT_PRECISION`` ("bf16", "fp16" or "no") overrides it, e.g. to check the T4 path on another GPU.
     """
+    if os.environ.get("LABKIT_PRECISION"):
+        return os.environ["LABKIT_PRECISION"]
     device = device or pick_device()
     if device == "cuda":
         return "bf16" if supports_bf16(device) else "fp16"
@@ -66,9 +69,25 @@ def weights_dtype(device: str, parameters: int):
 
     if device != "cuda":
         return torch.float32
-    if supports_bf16(device):
+    if mixed_precision(device) == "bf16":
         return torch.bfloat16
     return torch.float32 if parameters < 1_000_000_000 else torch.float16
+
+
+def suggested_profile(device: str, memory_bytes: int = 0) -> tuple[str, str]:
+    """The profile that suits a device, and why: what fits its memory and trains in minutes.
+
+    >>> suggested_profile("cpu")[0], suggested_profile("cuda", 15 * 2**30)[0], suggested_profile("cuda", 40 * 2**30)[0]
+    ('tiny', 'smol', 'mistral-7b')
+    """
+    if device != "cuda":
+        return "tiny", "no GPU: the course's own small model trains here in minutes"
+    gib = memory_bytes / 2**30
+    if gib >= 20:
+        return "mistral-7b", f"{gib:.0f} GiB holds a 7B model in 4 bits with LoRA"
+    if gib >= 8 and mixed_precision(device) == "bf16":
+        return "qwen-0.5b", f"{gib:.0f} GiB and bf16: a 0.5B model trains in full in minutes"
+    return "smol", f"{gib:.0f} GiB: a 135M model trains in full in minutes"
 
 
 def versions() -> dict[str, str]:
@@ -99,10 +118,15 @@ def setup(seed: int | None = None) -> str:
     print(" · ".join(f"{name} {version}" for name, version in versions().items()))
     line = f"device: {device}"
     if device == "cuda":
-        line += f" ({torch.cuda.get_device_name(0)}, bf16: {supports_bf16(device)})"
+        memory = torch.cuda.get_device_properties(0).total_memory
+        line += (f" ({torch.cuda.get_device_name(0)}, {memory / 2**30:.0f} GiB, "
+                 f"computing in {mixed_precision(device)})")
     else:
+        memory = 0
         line += f" ({os.cpu_count()} CPU cores, torch threads: {torch.get_num_threads()})"
     print(line)
+    name, why = suggested_profile(device, memory)
+    print(f"the profile that suits this machine: {name!r} ({why})")
     if seed is not None:
         from transformers import set_seed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from labkit.core.env import pick_device, supports_bf16, weights_dtype
+from labkit.core.env import mixed_precision, pick_device, weights_dtype
 from labkit.core.hub import ProfileUnavailableError, hub_source
 from labkit.core.profiles import PROFILES
 
@@ -78,8 +78,8 @@ def quantization_config(quantization: str | None, device: str):
     if quantization == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     if quantization == "4bit":
-        compute_dtype = torch.bfloat16 if supports_bf16(device) else (
-            torch.float16 if device == "cuda" else torch.float32)
+        precision = mixed_precision(device) if device == "cuda" else "no"
+        compute_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                   bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute_dtype)
     raise ValueError(f"quantization must be None, '8bit' or '4bit', not {quantization!r}")

@@ -23,13 +23,16 @@ TINY_PATH = TINY_DIR
 SOURCES = ("local", "hub", "standin")
 
 # The recipes a profile tunes. Each maps to the fields of one settings dataclass in labkit.methods
-# (SFTSettings for "school", "sft", "lora", "qlora" and "persona"; RewardSettings, RLSettings,
+# (SFTSettings for "school", "sft", "full", "lora", "qlora" and "persona"; RewardSettings, RLSettings,
 # DPOSettings, GRPOSettings for the others); what a profile leaves out keeps that class's default.
-RECIPES = ("school", "sft", "lora", "qlora", "reward", "rloo", "dpo", "grpo", "persona")
+# "sft" is lesson 01's full run; "full" and "lora" are the short, equal-budget runs that compare
+# full fine-tuning with LoRA (lesson 02) and measure forgetting.
+RECIPES = ("school", "sft", "full", "lora", "qlora", "reward", "rloo", "dpo", "grpo", "persona")
 
 # The tiny model's recipes: the numbers the lessons were measured with on 2 CPU cores.
 TINY_RECIPES = {
     "sft": dict(max_steps=300, learning_rate=3e-4, batch_size=32, max_length=128),
+    "full": dict(max_steps=60, learning_rate=1e-3, batch_size=32, max_length=128),
     "lora": dict(max_steps=60, learning_rate=2e-3, batch_size=32, max_length=128),
     "qlora": dict(max_steps=150, learning_rate=2e-3, batch_size=16, gradient_accumulation_steps=2, max_length=128),
     "reward": dict(max_steps=40, learning_rate=1e-3, batch_size=32, max_length=128),
@@ -47,6 +50,7 @@ def _hub_recipes(lr: float, batch: int, accumulation: int, max_length: int, scho
         "school": dict(common, max_steps=school_steps, learning_rate=lr * 2, lr_scheduler_type="cosine",
                        completion_only_loss=False),
         "sft": dict(common, max_steps=300, learning_rate=lr),
+        "full": dict(common, max_steps=100, learning_rate=lr),
         "lora": dict(common, max_steps=100, learning_rate=lr * 10),
         "qlora": dict(common, max_steps=150, learning_rate=lr * 10),
         "reward": dict(common, max_steps=60, learning_rate=lr * 5),
@@ -110,12 +114,12 @@ PROFILES: dict[str, Profile] = {
                 notes="the project's own 3.4M-parameter Llama, pre-trained on data/corpus", source="local",
                 school=False, recipes=TINY_RECIPES),
         Profile("smol", "HuggingFaceTB/SmolLM2-135M", "a Colab T4 or any GPU", "minutes per lesson on a T4",
-                notes="base model; school ≈ 1.7M tokens ≈ 1.4 PFLOP", recipes=_hub_recipes(1e-4, 16, 2, 256, 400)),
+                notes="base model; school: 3.3M tokens × 6 × 135M ≈ 2.7 PFLOP, about 2 min on a T4", recipes=_hub_recipes(1e-4, 16, 2, 256, 400)),
         Profile("qwen-0.5b", "Qwen/Qwen2.5-0.5B", "a GPU with 8 GB or more", "about 5–15 minutes per lesson on a T4",
-                notes="base model; school ≈ 1.7M tokens ≈ 5 PFLOP", recipes=_hub_recipes(5e-5, 8, 4, 256, 400)),
+                notes="base model; school: 3.3M tokens × 6 × 494M ≈ 9.7 PFLOP, about 7 min on a T4", recipes=_hub_recipes(5e-5, 8, 4, 256, 400)),
         Profile("mistral-7b", "mistralai/Mistral-7B-v0.1", "a GPU with 16 GB or more, 4-bit",
                 "30–60 minutes per lesson", notes="the course page's own example; every lesson in 4-bit NF4 "
-                "with LoRA; a world of 120 people", quantization="4bit", world_people=120,
+                "with LoRA; a world of 120 people; school: 0.8M tokens × 4 × 7.2B ≈ 24 PFLOP, about 4 min on an A100", quantization="4bit", world_people=120,
                 recipes=_hub_recipes(2e-5, 4, 4, 256, 200), lora=dict(r=16, lora_alpha=32)),
         Profile("standin-smol", "smol", "any CPU, offline", "about a minute per lesson",
                 notes="tests: SmolLM2's architecture and tokenizer conventions, random weights", source="standin",

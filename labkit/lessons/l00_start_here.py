@@ -28,10 +28,15 @@ from labkit.methods.lora import LoraSettings
 from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import CACHE_DIR, CORPUS_PATH
 
-__all__ = ["make_people", "biography", "lesson_table", "school_data", "school_settings", "go_to_school",
-           "base_model", "needs_school"]
+__all__ = ["make_people", "people", "biography", "lesson_table", "profile_lines", "school_data", "school_settings", "go_to_school",
+           "base_model", "base_folder", "needs_school"]
 
 NOT_IN_KEY = ("output_dir", "live_plot", "eval_every", "logging_steps", "save_steps")
+
+
+def people(profile: str = "tiny") -> list:
+    """The invented people of this profile's world, in the world's fixed order."""
+    return make_people()[:get_profile(profile).world_people]
 
 
 def biography(person) -> str:
@@ -51,6 +56,19 @@ def lesson_table() -> str:
         rows.append(f"| {lesson.number} | [{lesson.slug}]({lesson.notebook.name}) | {lesson.teaches} "
                     f"| {lesson.interactive} | {lesson.effect} |")
     return "\n".join(rows)
+
+
+def model_origin(profile) -> str:
+    """Where a profile's model comes from, in a few words."""
+    return {"local": "data/tiny (ships with labkit)", "hub": profile.model_id,
+            "standin": f"stand-in for {profile.model_id}, built offline"}[profile.source]
+
+
+def profile_lines() -> list[str]:
+    """One line per profile: name, model, hardware, expected time."""
+    from labkit.core.profiles import PROFILES
+
+    return [f"{p.name:15} {model_origin(p):40} {p.hardware:34} {p.expected_time}" for p in PROFILES.values()]
 
 
 def needs_school(profile: str) -> bool:
@@ -108,6 +126,16 @@ def go_to_school(profile: str, settings: SFTSettings | None = None, log=print):
     save_model(model, tokenizer, folder)
     atomic_write_json(folder / "labkit_school.json", {"seconds": result.seconds, "settings": asdict(settings)})
     return model, tokenizer, folder, result
+
+
+def base_folder(profile: str = "tiny", log=print) -> Path:
+    """Where the model every lesson starts from is stored (school runs first if it has not yet)."""
+    from labkit.core.models import resolve_source
+
+    if not needs_school(profile):
+        return Path(resolve_source(profile))
+    folder = _school_dir(profile, school_settings(profile))
+    return folder if (folder / "config.json").exists() else base_model(profile, log)[2]
 
 
 def base_model(profile: str = "tiny", log=print):

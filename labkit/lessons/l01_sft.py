@@ -25,7 +25,7 @@ from labkit.methods.lora import LoraSettings
 from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR, CACHE_DIR
 
-__all__ = ["SFTSettings", "train_sft", "settings", "start_model", "adapters", "cache_dir", "model", "save",
+__all__ = ["SFTSettings", "train_sft", "merged", "settings", "start_model", "adapters", "cache_dir", "model", "save",
            "instruction_splits", "write_bad_examples", "your_turn"]
 
 # Settings that change how a run is watched or saved, not what it learns: left out of the cache key.
@@ -114,23 +114,24 @@ def write_bad_examples() -> Path:
     return atomic_write_text(LESSON_DIR / "bad_examples.jsonl", "\n".join(lines) + "\n")
 
 
-def your_turn(make_example, start_model, tokenizer, train_set, steps: int, learning_rate: float,
-              seed: int = 0, n_learn: int = 450, n_test: int = 100):
-    """Train ``start_model`` briefly on ``make_example(person)`` for some people (mixed with the old task,
-    so it keeps that), and measure the new skill on people it never saw. Returns (before, after, replies, test)."""
+def your_turn(make_example, start_model, tokenizer, train_set, profile: str = "tiny", steps: int = 60, seed: int = 0):
+    """Train ``start_model`` briefly on ``make_example(person)`` for three quarters of the world's people
+    (mixed with the old task, so it keeps that) at half the profile's SFT rate, and measure the new skill
+    on the other quarter, whom it never saw. Returns (before, after, replies, test examples)."""
     from datasets import Dataset, concatenate_datasets
 
-    from labkit.core.data.world import make_people
     from labkit.core.evaluate import answer_accuracy
 
-    people = make_people()
+    people = l00_start_here.people(profile)
+    n_learn = len(people) * 3 // 4
     new_train = Dataset.from_list([make_example(p) for p in people[:n_learn]])
-    new_test = [make_example(p) for p in people[n_learn:n_learn + n_test]]
+    new_test = [make_example(p) for p in people[n_learn:][:100]]
     before, _ = answer_accuracy(start_model, tokenizer, new_test)
-    mix = concatenate_datasets([new_train.select_columns(["messages"]),
-                                train_set.select_columns(["messages"]).shuffle(seed=seed).select(range(n_learn))])
-    run = train_sft(start_model, tokenizer, mix.shuffle(seed=seed), None,
-                    SFTSettings(max_steps=steps, learning_rate=learning_rate, seed=seed, live_plot=False,
-                                output_dir=str(LESSON_DIR / "your-turn")))
+    old = train_set.select_columns(["messages"]).shuffle(seed=seed).select(range(min(n_learn, len(train_set))))
+    mix = concatenate_datasets([new_train.select_columns(["messages"]), old]).shuffle(seed=seed)
+    settings = SFTSettings.for_profile(profile, max_steps=steps, seed=seed, live_plot=False,
+                                       output_dir=str(LESSON_DIR / "your-turn"))
+    run = train_sft(start_model, tokenizer, mix, None, replace(settings, learning_rate=settings.learning_rate / 2),
+                    peft_config=adapters(profile, start_model, tokenizer))
     after, replies = answer_accuracy(run.model, tokenizer, new_test)
     return before, after, replies, new_test

@@ -1,7 +1,8 @@
-"""Lesson 02 — LoRA: the lab that fine-tunes the tiny model in full and with LoRA at several ranks.
+"""Lesson 02 — LoRA: the lab that fine-tunes the base model in full and with LoRA at several ranks.
 
-Every run starts from a fresh copy of the base model, trains the same task for the same number of
-steps, and is measured on the shared held-out questions. Runs are kept in ``build/02_lora/<run>/``.
+Every run starts from a fresh copy of lesson 00's base model, trains the same task for the same number
+of steps (the profile's "full" and "lora" recipes), and is measured on the shared test questions.
+Runs are kept in ``build/02_lora/<run>/``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
 from labkit.core.evaluate import answer_accuracy, logits_on, max_abs_difference
+from labkit.lessons import l00_start_here
 from labkit.methods.lora import LoraSettings
 from labkit.methods.lora_math import count_lora_parameters, load_architecture_config, lora_report
 from labkit.methods.sft import SFTSettings, train_sft
@@ -29,29 +31,29 @@ def folder_megabytes(folder) -> float:
 
 @dataclass
 class Lab:
-    """The lesson's runs: one profile, one budget of steps, one held-out set."""
+    """The lesson's runs: one profile, one budget of steps, one test set.
+
+    ``max_steps`` and the learning rates default (None) to the profile's "full" and "lora" recipes.
+    """
 
     profile: str = "tiny"
-    max_steps: int = 60
+    max_steps: int | None = None
     n_eval: int = 100
     seed: int = 0
 
     def __post_init__(self):
-        from labkit.core.models import load_tokenizer
-
-        self.tokenizer = load_tokenizer(self.profile)
         splits = instruction_splits(self.profile)
         self.train_set = splits["train"]
-        self.eval_set = splits["validation"].select(range(min(self.n_eval, len(splits["validation"]))))
+        self.eval_set = splits["test"].select(range(min(self.n_eval, len(splits["test"]))))
+        _, self.tokenizer, _ = l00_start_here.base_model(self.profile)  # sends a real model to school first
 
-    def fine_tune(self, name: str, learning_rate: float, lora: LoraSettings | None = None):
+    def fine_tune(self, name: str, learning_rate: float | None = None, lora: LoraSettings | None = None):
         """Fine-tune a fresh copy of the base model (all weights, or a LoRA adapter); return its row and result."""
-        from labkit.core.models import load_model
-
-        model = load_model(self.profile)
+        model, _, _ = l00_start_here.base_model(self.profile, log=lambda message: None)
         base_parameters = model.num_parameters()
-        settings = SFTSettings(max_steps=self.max_steps, learning_rate=learning_rate, seed=self.seed,
-                               output_dir=str(RUNS / name), live_plot=False)
+        settings = SFTSettings.for_profile(self.profile, "lora" if lora else "full", max_steps=self.max_steps,
+                                           learning_rate=learning_rate, seed=self.seed,
+                                           output_dir=str(RUNS / name), live_plot=False)
         result = train_sft(model, self.tokenizer, self.train_set, None, settings,
                            peft_config=lora.config() if lora else None)
         accuracy, _ = answer_accuracy(result.model, self.tokenizer, self.eval_set)

@@ -9,7 +9,6 @@ What this lesson hands on (lesson 04 reads these through the calls below, never 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
@@ -17,14 +16,18 @@ from labkit.core.data.label_records import make_pair
 from labkit.core.data.labels import load_pairs, save_pairs
 from labkit.core.data.preferences import load_preference_set
 from labkit.core.files import atomic_write_json
+from labkit.core.profiles import get_profile
 from labkit.lessons import l01_sft
+from labkit.methods.adapters import merged
+from labkit.methods.lora import LoraSettings
 from labkit.methods.reward import RewardSettings, pairwise_accuracy, score, train_reward_model
 from labkit.methods.rloo import RLSettings, sampled_rewards, train_policy
 from labkit.methods.trainer import TrainResult
 from labkit.paths import CACHE_DIR, labels_dir
 
-__all__ = ["RewardSettings", "train_reward_model", "pairwise_accuracy", "score", "RLSettings", "train_policy",
-           "sampled_rewards", "sft_model", "labels_path", "labeling_pairs_path", "labeling_pairs", "save_run", "load_run", "run_headless",
+__all__ = ["merged", "RewardSettings", "train_reward_model", "pairwise_accuracy", "score", "RLSettings", "train_policy",
+           "sampled_rewards", "sft_model", "reward_settings", "rl_settings", "train_judge", "policy_and_adapters",
+           "labels_path", "labeling_pairs_path", "labeling_pairs", "save_run", "load_run", "run_headless",
            "summary_of", "policy_folder", "questions"]
 
 
@@ -34,10 +37,37 @@ def sft_model(profile: str = "tiny", log=print):
 
 
 def questions(profile: str = "tiny", n_heldout: int | None = None) -> tuple[list[str], list[str]]:
-    """The training questions and the held-out ones (the shared split's), as plain text."""
+    """The training questions and the held-out test ones (the shared split's), as plain text."""
     splits = instruction_splits(profile)
-    heldout = [e["messages"][0]["content"] for e in splits["validation"]]
+    heldout = [e["messages"][0]["content"] for e in splits["test"]]
     return [e["messages"][0]["content"] for e in splits["train"]], heldout[:n_heldout]
+
+
+def reward_settings(profile: str, **overrides) -> RewardSettings:
+    """The profile's reward-model recipe, with the notebook's parameters (None keeps the profile's)."""
+    return RewardSettings.for_profile(profile, **overrides)
+
+
+def rl_settings(profile: str, **overrides) -> RLSettings:
+    """The profile's RLOO recipe, with the notebook's parameters (None keeps the profile's)."""
+    return RLSettings.for_profile(profile, **overrides)
+
+
+def train_judge(profile: str, sft_folder, tokenizer, pairs, settings: RewardSettings):
+    """The reward model from lesson 01's model: every weight on a full-precision profile; QLoRA on a 4-bit one."""
+    quantization = get_profile(profile).quantization
+    lora = LoraSettings.for_profile(profile) if quantization else None
+    return train_reward_model(sft_folder, tokenizer, pairs, settings, quantization=quantization, lora=lora)
+
+
+def policy_and_adapters(profile: str, sft_folder):
+    """A fresh copy of lesson 01's model to optimise, and LoRA where the profile's base is 4-bit (else None)."""
+    from labkit.core.models import load_model, load_tokenizer
+
+    tokenizer = load_tokenizer(sft_folder)
+    policy = load_model(sft_folder, tokenizer=tokenizer, for_profile=profile)
+    lora = LoraSettings.for_model(profile, policy, tokenizer).config() if get_profile(profile).quantization else None
+    return policy, lora
 
 
 def labels_path(profile: str = "tiny") -> Path:
@@ -128,31 +158,21 @@ def summary_of(reward: TrainResult, policy: TrainResult, behaviour_rate: float, 
             "preferred_behaviour_rate": behaviour_rate, **(extra or {})}
 
 
-@dataclass
-class RLHFRecipe:
-    """This lesson's recipe at its default size, for recomputing its numbers when no cache exists."""
-
-    # The notebook's parameters reward_steps and rl_steps.
-    reward: dict = field(default_factory=lambda: {"max_steps": 40})  # RewardSettings overrides
-    rl: dict = field(default_factory=lambda: {"max_steps": 40})  # RLSettings overrides
-    n_eval: int = 200
-
-
-def run_headless(profile: str = "tiny", recipe: RLHFRecipe | None = None, log=print) -> dict:
-    """This lesson without a learner: reward model on the shipped pairs, RLOO against it; caches and
-    returns the summary. Labels come from the shipped set only, so the run is the same on every machine."""
+def run_headless(profile: str = "tiny", n_eval: int = 200, log=print) -> dict:
+    """This lesson without a learner, with the profile's recipes: reward model on the shipped pairs, RLOO
+    against it; caches and returns the summary. Labels come from the shipped set only, so the run is the
+    same on every machine."""
     from labkit.core.evaluate import preferred_behaviour_rate
-    from labkit.core.models import load_model
 
-    recipe = recipe or RLHFRecipe()
     _, tokenizer, folder = sft_model(profile, log=log)
-    train_questions, heldout = questions(profile, recipe.n_eval)
+    train_questions, heldout = questions(profile, n_eval)
     log("recomputing lesson 03's RLHF run (reward model, then RLOO)")
-    reward = train_reward_model(folder, tokenizer, load_preference_set("train"),
-                                RewardSettings(live_plot=False, **recipe.reward))
-    policy = train_policy(load_model(folder), tokenizer, reward.model, train_questions,
-                          RLSettings(live_plot=False, **recipe.rl))
-    rate, _ = preferred_behaviour_rate(policy.model, tokenizer, heldout)
-    summary = summary_of(reward, policy, rate, {"recipe": asdict(recipe)})
-    save_run(profile, summary, policy.model, tokenizer)
+    reward = train_judge(profile, folder, tokenizer, load_preference_set("train"),
+                         reward_settings(profile, live_plot=False))
+    policy, lora = policy_and_adapters(profile, folder)
+    run = train_policy(policy, tokenizer, reward.model, train_questions, rl_settings(profile, live_plot=False),
+                       peft_config=lora)
+    rate, _ = preferred_behaviour_rate(run.model, tokenizer, heldout)
+    summary = summary_of(reward, run, rate, {"recipe": "the profile's", "n_eval": n_eval})
+    save_run(profile, summary, merged(run.model), tokenizer)
     return summary

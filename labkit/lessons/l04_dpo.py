@@ -14,15 +14,20 @@ from labkit.core.data.blind import BlindResult, blind_result, make_blind_pairs
 from labkit.core.data.labels import LabelStore, load_pairs, save_pairs
 from labkit.core.data.preferences import load_preference_set
 from labkit.core.evaluate import preferred_behaviour_rate
-from labkit.lessons import l03_rlhf
+from labkit.lessons import l00_start_here, l03_rlhf
 from labkit.methods.dpo import DPOSettings, implicit_rewards, parameters_in_memory, preference_accuracy, train_dpo
 from labkit.paths import labels_dir
 
 __all__ = ["DPOSettings", "train_dpo", "implicit_rewards", "preference_accuracy", "parameters_in_memory",
            "BlindResult", "blind_result", "sft_model", "training_pairs", "blind_pairs", "saved_blind_pairs", "blind_store",
-           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder"]
+           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder", "dpo_settings", "policy", "base_model"]
 
 COLUMNS = ["prompt", "chosen", "rejected"]
+
+
+def base_model(profile: str = "tiny"):
+    """Lesson 00's base model, for the side-by-side table."""
+    return l00_start_here.base_model(profile, log=lambda message: None)[0]
 
 
 def sft_model(profile: str = "tiny", log=print):
@@ -74,15 +79,25 @@ def rlhf_policy_folder(profile: str = "tiny") -> Path | None:
     return l03_rlhf.policy_folder(profile)
 
 
-def beta_sweep(folder, tokenizer, train_dataset, heldout_pairs, questions: list[str], betas=(0.03, 0.1, 0.3, 1.0),
-               settings: DPOSettings | None = None, log=print) -> list[dict]:
-    """Train one short DPO run per beta from the model in ``folder``; measure what each reached."""
-    from labkit.core.models import load_model
+def dpo_settings(profile: str, **overrides) -> DPOSettings:
+    """The profile's DPO recipe, with the notebook's parameters (None keeps the profile's)."""
+    return DPOSettings.for_profile(profile, **overrides)
 
-    settings = settings or DPOSettings()
+
+def policy(profile: str, folder):
+    """A fresh copy of lesson 01's model for DPO to train an adapter on (in 4 bits on a 4-bit profile)."""
+    from labkit.core.models import load_model, load_tokenizer
+
+    return load_model(folder, tokenizer=load_tokenizer(folder), for_profile=profile)
+
+
+def beta_sweep(profile: str, folder, tokenizer, train_dataset, heldout_pairs, questions: list[str],
+               betas=(0.03, 0.1, 0.3, 1.0), settings: DPOSettings | None = None, log=print) -> list[dict]:
+    """Train one short DPO run per beta from the model in ``folder``; measure what each reached."""
+    settings = settings or dpo_settings(profile)
     rows = []
     for beta in betas:
-        run = train_dpo(load_model(folder), tokenizer, train_dataset, replace(settings, beta=beta, live_plot=False))
+        run = train_dpo(policy(profile, folder), tokenizer, train_dataset, replace(settings, beta=beta, live_plot=False))
         chosen, rejected = implicit_rewards(run.model, tokenizer, heldout_pairs, beta)
         rate, _ = preferred_behaviour_rate(run.model, tokenizer, questions)
         # How far the policy moved from the reference on held-out chosen answers, in nats (log-ratio / beta).

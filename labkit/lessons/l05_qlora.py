@@ -15,6 +15,7 @@ from pathlib import Path
 from labkit.core.data.instructions import instruction_splits
 from labkit.core.evaluate import generate_replies
 from labkit.core.models import load_model, load_tokenizer
+from labkit.lessons import l00_start_here
 from labkit.methods.adapters import (
     AdaptersInFloat32,
     adapter_megabytes,
@@ -44,6 +45,8 @@ __all__ = [
     "LoraSettings",
     "SFTSettings",
     "adapter_megabytes",
+    "base_folder",
+    "full_precision_base_fits",
     "deploy",
     "estimate_training_memory",
     "format_bytes",
@@ -59,6 +62,8 @@ __all__ = [
     "run_dir",
     "save_adapter",
     "save_merged",
+    "saved_merged_model",
+    "settings",
     "summarize_quantization",
     "train_sft",
     "weight_bytes_by_precision",
@@ -77,9 +82,39 @@ def run_dir(profile: str, max_steps: int, lora_r: int, seed: int) -> Path:
     return RUNS_DIR / f"05_qlora-{profile}-r{lora_r}-{max_steps}steps-seed{seed}"
 
 
-def lora_settings(r: int = 16, lora_alpha: int = 32) -> LoraSettings:
-    """The lesson's adapters: on the attention projections, with a little dropout (QLoRA paper's recipe)."""
-    return LoraSettings(r=r, lora_alpha=lora_alpha, target_modules=ATTENTION_PROJECTIONS, lora_dropout=0.05)
+def lora_settings(profile: str, model, tokenizer, **overrides) -> LoraSettings:
+    """The lesson's adapters: the profile's rank and scale on the attention projections, with a little
+    dropout (the QLoRA paper's recipe), plus the rows of any role tokens the base model never saw."""
+    return LoraSettings.for_model(profile, model, tokenizer, **{"target_modules": ATTENTION_PROJECTIONS,
+                                                                "lora_dropout": 0.05, **overrides})
+
+
+def settings(profile: str, **overrides) -> SFTSettings:
+    """The profile's QLoRA recipe, with the notebook's parameters (None keeps the profile's)."""
+    return SFTSettings.for_profile(profile, "qlora", **overrides)
+
+
+def base_folder(profile: str = "tiny") -> Path:
+    """The model this lesson quantizes: lesson 00's base model (after school on real models)."""
+    return l00_start_here.base_folder(profile)
+
+
+def saved_merged_model(profile: str = "tiny"):
+    """The newest merged model this lesson saved for ``profile``, or the base model if none is saved yet."""
+    saved = sorted(RUNS_DIR.glob(f"05_qlora-{profile}-*/merged/config.json"), key=lambda p: p.stat().st_mtime)
+    return load_model(saved[-1].parent if saved else base_folder(profile))
+
+
+def full_precision_base_fits(profile: str = "tiny") -> bool:
+    """Whether the base model in 16-bit fits the device with room to train LoRA (for the comparison run)."""
+    import json
+
+    from labkit.core.env import pick_device
+    from labkit.core.model_size import estimate_parameters
+    from labkit.methods.planner import HEADROOM, device_memory
+
+    config = json.loads((base_folder(profile) / "config.json").read_text())
+    return 2 * estimate_parameters(config) * 1.5 < HEADROOM * device_memory(pick_device())
 
 
 def merged_model(profile: str = "tiny", max_steps: int = 150, lora_r: int = 16, seed: int = 0,
@@ -96,16 +131,16 @@ def merged_model(profile: str = "tiny", max_steps: int = 150, lora_r: int = 16, 
     if (folder / "merged" / "config.json").exists():
         return folder / "merged"
     log(f"no merged lesson-05 model in {folder}: training QLoRA for {max_steps} steps now")
-    tokenizer = load_tokenizer(profile)
-    model = prepare_model_for_kbit_training(load_model(profile, quantization="4bit"))
-    model = get_peft_model(model, lora_settings(lora_r, 2 * lora_r).config())
+    tokenizer = load_tokenizer(base_folder(profile))
+    model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"))
+    model = get_peft_model(model, lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r).config())
     settings = SFTSettings(max_steps=max_steps, learning_rate=learning_rate, batch_size=16,
                            gradient_accumulation_steps=2, seed=seed, live_plot=False,
                            output_dir=str(folder / "trainer"))
     run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, settings,
                     callbacks=[AdaptersInFloat32()])
     adapter = save_adapter(run.model, folder / "adapter", tokenizer)
-    return save_merged(merge_adapter(profile, adapter), tokenizer, folder / "merged")
+    return save_merged(merge_adapter(base_folder(profile), adapter), tokenizer, folder / "merged")
 
 
 def deploy(merged_folder: str | Path, profile: str = "tiny", out_dir: str | Path | None = None,
@@ -115,15 +150,15 @@ def deploy(merged_folder: str | Path, profile: str = "tiny", out_dir: str | Path
 
     Returns the report (agreement per file, q8_0's size against f16's, seconds) and the comparisons
     (``labkit.methods.gguf_chat.Comparison``, with both sides' replies). ``n_eval`` limits the questions
-    (default: the whole validation split). Files go to ``out_dir`` (default: ``gguf/`` beside the merged folder).
+    (default: the whole test split). Files go to ``out_dir`` (default: ``gguf/`` beside the merged folder).
     """
     start = time.perf_counter()
     merged_folder = Path(merged_folder)
     out_dir = Path(out_dir) if out_dir else merged_folder.parent / "gguf"
     files = export_gguf(merged_folder, out_dir, profile)
     write_modelfile(merged_folder, files["q8_0"])
-    validation = instruction_splits(profile)["validation"]
-    conversations = [example["messages"][:-1] for example in validation][:n_eval]
+    test = instruction_splits(profile)["test"]
+    conversations = [example["messages"][:-1] for example in test][:n_eval]
     pytorch_replies = generate_replies(load_model(merged_folder, quantization=None), load_tokenizer(merged_folder),
                                        conversations, max_new_tokens=REPLY_TOKENS)
     comparisons = {outtype: compare_with_pytorch(path, pytorch_replies, conversations, REPLY_TOKENS)

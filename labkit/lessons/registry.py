@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.paths import NOTEBOOKS_DIR
+from labkit.paths import NOTEBOOKS_DIR, REPOSITORY_URL
+
+# The first lines of every lesson's setup cell: on Colab, fetch the course and install it with the
+# tested versions, keeping Colab's own CUDA torch. tools/sync_setup_cells.py writes it into the
+# notebooks from here, and tests/test_notebooks.py checks that it is there.
+COLAB_SETUP = f"""import sys
+
+if "google.colab" in sys.modules:  # on Colab: fetch the course, install it with the tested versions (a minute)
+    !git clone --quiet --depth 1 {REPOSITORY_URL} /content/labkit
+    %pip install --quiet -c /content/labkit/constraints-colab.txt -e /content/labkit
+    %cd /content/labkit/notebooks
+"""
 
 
 @dataclass(frozen=True)

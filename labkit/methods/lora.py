@@ -52,13 +52,14 @@ class LoraSettings:
             values["target_modules"] = tuple(values["target_modules"])
         return cls(**values)
 
-    def config(self):
-        """This setting as a peft ``LoraConfig`` for a causal LM."""
+    def config(self, task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None):
+        """This setting as a peft ``LoraConfig`` (for a causal LM, or ``task_type="SEQ_CLS"`` for a reward
+        model, whose new score head trains in full: ``modules_to_save=["score"]``)."""
         from peft import LoraConfig
 
         targets = self.target_modules if isinstance(self.target_modules, str) else list(self.target_modules)
         tokens = {"embed_tokens": list(self.train_tokens)} if self.train_tokens else None
+        saved = (modules_to_save or []) + (["embed_tokens"] if self.train_embeddings else [])
         return LoraConfig(r=self.r, lora_alpha=self.lora_alpha or 2 * self.r, target_modules=targets,
-                          lora_dropout=self.lora_dropout, task_type="CAUSAL_LM",
-                          modules_to_save=["embed_tokens"] if self.train_embeddings else None,
+                          lora_dropout=self.lora_dropout, task_type=task_type, modules_to_save=saved or None,
                           ensure_weight_tying=self.train_embeddings, trainable_token_indices=tokens)

@@ -104,11 +104,15 @@ def plan_for_config(config, method: str, objective: str = "sft", batch_size: int
     return Plan(method, objective, memory(method), device_bytes, seconds, name, fitting)
 
 
+def is_quantized(model) -> bool:
+    """Whether the model's weights are held in 4 (or 8) bits by bitsandbytes."""
+    return getattr(model.config, "quantization_config", None) is not None
+
+
 def training_method(model, peft_config=None) -> str:
     """How ``model`` will be trained: "qlora" (adapters on a 4-bit base), "lora", or "full"."""
-    quantized = getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_quantized", False)
     adapters = peft_config is not None or hasattr(model, "peft_config")
-    return "qlora" if quantized and adapters else "lora" if adapters else "full"
+    return "qlora" if is_quantized(model) and adapters else "lora" if adapters else "full"
 
 
 def plan_run(model, settings, method: str, objective: str = "sft", lora=None, log=print) -> Plan | None:

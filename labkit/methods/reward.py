@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from labkit.core.batching import forward_padded, render_chats
-from labkit.methods.planner import plan_run, refuse_if_too_big
+from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -33,18 +33,31 @@ class RewardSettings(TrainerSettings):
         return RewardConfig(**self.trl_arguments(gradient_checkpointing), max_length=self.max_length, **self.extra)
 
 
-def reward_backbone(folder):
-    """The causal LM in ``folder`` as a sequence classifier with one output: a fresh scalar head on its backbone."""
+def reward_backbone(folder, quantization: str | None = None):
+    """The causal LM in ``folder`` as a sequence classifier with one output: a fresh scalar head on its
+    backbone (in 4 bits with ``quantization="4bit"``, for QLoRA)."""
     from transformers import AutoModelForSequenceClassification
     from trl.trainer.reward_trainer import suppress_seqcls_warning
 
+    from labkit.core.env import pick_device
+    from labkit.core.models import quantization_config
+
+    device = pick_device()
+    bnb = quantization_config(quantization, device)
+    extra = dict(quantization_config=bnb, device_map={"": device if device != "mps" else "cpu"}) if bnb else {}
     with suppress_seqcls_warning():  # the LM head is dropped and a new head added: expected, not an error
-        return AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, use_safetensors=True)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, use_safetensors=True,
+                                                                   **extra)
+    return model if bnb else model.to(device)
 
 
 def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSettings | None = None,
-                       callbacks=()) -> TrainResult:
-    """Train a reward model from the model in ``folder`` with TRL's RewardTrainer on prompt/chosen/rejected pairs."""
+                       callbacks=(), quantization: str | None = None, lora=None) -> TrainResult:
+    """Train a reward model from the model in ``folder`` with TRL's RewardTrainer on prompt/chosen/rejected pairs.
+
+    With ``lora`` (LoraSettings) only adapters and the new score head train: on a 4-bit backbone
+    (``quantization="4bit"``) this is QLoRA, how a 7B reward model fits a 16 GB GPU.
+    """
     from trl import RewardTrainer
 
     from labkit.core.plots import LivePlotCallback
@@ -52,12 +65,14 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     settings = settings or RewardSettings()
     plot = LivePlotCallback({"loss": ["loss"], "pairs ranked right (training batch)": ["accuracy"],
                              "reward margin chosen − rejected": ["margin"]}, title="reward model")
-    model = reward_backbone(folder)
-    refuse_if_too_big(plan_run(model, settings, "full"))
+    model = reward_backbone(folder, quantization)
+    peft_config = lora.config(task_type="SEQ_CLS", modules_to_save=["score"]) if lora else None
+    refuse_if_too_big(plan_run(model, settings, training_method(model, peft_config), lora=peft_config))
     trainer = RewardTrainer(model=model, args=settings.to_reward_config(
                                 use_gradient_checkpointing(model, settings.gradient_checkpointing)),
                             train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
-                            processing_class=tokenizer, callbacks=settings.callbacks(plot, callbacks))
+                            processing_class=tokenizer, peft_config=peft_config,
+                            callbacks=settings.callbacks(plot, callbacks))
     return run_trainer(trainer)
 
 

@@ -52,7 +52,7 @@ class RLSettings(TrainerSettings):
 
 
 def train_policy(policy, tokenizer, reward_model, questions: list[str], settings: RLSettings | None = None,
-                 callbacks=()) -> TrainResult:
+                 callbacks=(), peft_config=None) -> TrainResult:
     """Optimise ``policy`` (a causal LM) to raise ``reward_model``'s score on replies to ``questions``.
 
     The reference for the KL penalty is a frozen copy of the starting policy (RLOOTrainer loads it).
@@ -66,10 +66,11 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     settings = settings or RLSettings()
     prompts = Dataset.from_dict({"prompt": [[{"role": "user", "content": q}] for q in questions]})
     plot = LivePlotCallback({}, title="RLOO: the policy learns what the reward model likes")
-    refuse_if_too_big(plan_run(policy, settings, training_method(policy), "rlhf"))
+    refuse_if_too_big(plan_run(policy, settings, training_method(policy, peft_config), "rlhf", lora=peft_config))
     checkpointing = use_gradient_checkpointing(policy, settings.gradient_checkpointing)
     trainer = RLOOTrainer(model=policy, reward_funcs=reward_model, args=settings.to_rloo_config(checkpointing),
                           train_dataset=prompts, processing_class=tokenizer, reward_processing_classes=tokenizer,
+                          peft_config=peft_config,
                           callbacks=settings.callbacks(plot, callbacks))
     # The reward's log key carries the reward model's name, known only once the trainer is built.
     plot.panels.update({"mean reward (reward model score)": [f"rewards/{trainer.reward_func_names[0]}/mean"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from labkit.methods.lora import LoraSettings
-from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
+from labkit.methods.planner import is_quantized, plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
@@ -83,6 +83,9 @@ def _fitting_peft_config(model, settings: SFTSettings, peft_config):
     """The plan before training: full fine-tuning that cannot fit switches to LoRA, saying so; what
     still cannot fit stops here, before the first step."""
     method = training_method(model, peft_config)
+    if method == "full" and is_quantized(model):
+        print("switching to QLoRA (LoRA r=16 on every projection): 4-bit weights cannot be trained directly")
+        return LoraSettings().config()
     plan = plan_run(model, settings, method, lora=peft_config)
     if plan and not plan.fits and method == "full" and plan.fitting_method == "lora":
         lora = LoraSettings()

@@ -9,24 +9,34 @@ from __future__ import annotations
 import re
 
 from labkit.lessons.registry import LESSONS
-from labkit.paths import README_PATH
+from labkit.paths import README_PATH, REPOSITORY
 from labkit.core.profiles import PROFILES
 
 
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_link(notebook_name: str) -> str:
+    """A notebook of the course, opened in Colab straight from the repository."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{notebook_name}"
+
+
 def lesson_table() -> str:
-    rows = ["| # | notebook | teaches | interactive part | measured effect on `tiny` |",
-            "|---|---|---|---|---|"]
+    rows = ["| # | notebook | teaches | interactive part | measured effect on `tiny` | Colab |",
+            "|---|---|---|---|---|---|"]
     for lesson in LESSONS:
-        rows.append(f"| {lesson.number} | [{lesson.slug}](notebooks/{lesson.notebook.name}) | {lesson.teaches} "
-                    f"| {lesson.interactive} | {lesson.effect} |")
+        name = lesson.notebook.name
+        rows.append(f"| {lesson.number} | [{lesson.slug}](notebooks/{name}) | {lesson.teaches} "
+                    f"| {lesson.interactive} | {lesson.effect} | [![Open in Colab]({COLAB_BADGE})]({colab_link(name)}) |")
     return "\n".join(rows)
 
 
 def profile_table() -> str:
     rows = ["| profile | model | hardware | expected time | notes |", "|---|---|---|---|---|"]
+    origin = {"local": lambda p: "`data/tiny` (ships with the course)", "hub": lambda p: f"`{p.model_id}`",
+              "standin": lambda p: f"stand-in for `{p.model_id}`, built offline into `build/`"}
     for p in PROFILES.values():
-        model = "`data/tiny` (ships with the course)" if not p.on_hub else f"`{p.model_id}`"
-        rows.append(f"| `{p.name}` | {model} | {p.hardware} | {p.expected_time} | {p.notes} |")
+        rows.append(f"| `{p.name}` | {origin[p.source](p)} | {p.hardware} | {p.expected_time} | {p.notes} |")
     return "\n".join(rows)
 
 
