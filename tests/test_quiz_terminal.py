@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import sys
@@ -85,7 +87,8 @@ def test_bad_input_is_asked_again_and_a_wrong_answer_shows_why(spawn_quiz, tmp_p
         child.expect(r"Your answer \(")
         child.sendline(typed(question, key[question.id]))
     child.expect("Score: 5/6")
-    child.expect(f"To review: {first.id}")
+    child.expect("To review")
+    child.expect(re.escape(first.link))  # the section to read again, not the question's internal id
     child.expect(pexpect.EOF)
     assert saved_attempts(tmp_path, "pty2")[0]["score"] == 5
 

@@ -1,8 +1,23 @@
-"""Live training plots: a Trainer callback that redraws curves in the notebook as logs arrive."""
+"""Live training plots: a Trainer callback that redraws curves in the notebook as logs arrive.
+
+>>> panel = Panel("nats per token", {"loss": "training", "eval_loss": "validation"})
+>>> panel.curves["eval_loss"]
+'validation'
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from transformers import TrainerCallback
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One plot: its y-axis label, and the logged keys it draws, each with the name its legend shows."""
+
+    ylabel: str
+    curves: dict[str, str]  # log key (as TRL logs it) -> legend label a learner reads
 
 
 def in_notebook() -> bool:
@@ -17,13 +32,13 @@ def in_notebook() -> bool:
 class LivePlotCallback(TrainerCallback):
     """Plot chosen logged metrics against the step, updating one figure in place.
 
-    ``panels`` maps a panel title to the log keys drawn in it, e.g.
-    ``{"loss": ["loss", "eval_loss"]}``. Every log is kept in ``self.history``.
+    ``panels`` maps a panel title to a :class:`Panel`, e.g.
+    ``{"loss": Panel("nats per token", {"loss": "training", "eval_loss": "validation"})}``.
+    Every log is kept in ``self.history``.
     """
 
-    def __init__(self, panels: dict[str, list[str]] | None = None, title: str = "training",
-                 every: int = 1):
-        self.panels = panels or {"loss": ["loss", "eval_loss"]}
+    def __init__(self, panels: dict[str, Panel] | None = None, title: str = "training", every: int = 1):
+        self.panels = panels or {"loss": Panel("nats per token", {"loss": "training", "eval_loss": "validation"})}
         self.title, self.every = title, every
         self.history: list[dict] = []
         self._handle = None
@@ -49,13 +64,12 @@ class LivePlotCallback(TrainerCallback):
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, len(self.panels), figsize=(4.5 * len(self.panels), 3.2), squeeze=False)
-        for ax, (name, keys) in zip(axes[0], self.panels.items()):
-            for key in keys:
+        for ax, (name, panel) in zip(axes[0], self.panels.items()):
+            for key, label in panel.curves.items():
                 steps, values = self.series(key)
                 if steps:
-                    ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3,
-                            label=key.replace("eval_", "validation ").replace("train_", ""))
-            ax.set(title=name, xlabel="step")
+                    ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+            ax.set(title=name, xlabel="optimizer step", ylabel=panel.ylabel)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)
         fig.suptitle(self.title)
@@ -71,3 +85,14 @@ class LivePlotCallback(TrainerCallback):
             self._handle = display(fig, display_id=True)
         else:
             self._handle.update(fig)
+
+
+def label_log_axis(ax, values, axis: str = "x") -> None:
+    """A logarithmic axis labelled at ``values`` as they are written (0.03, 16), not as powers of ten."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    getattr(ax, f"set_{axis}scale")("log")
+    target.set_major_locator(FixedLocator(list(values)))
+    target.set_minor_locator(NullLocator())
+    target.set_major_formatter(lambda value, _: f"{value:g}")

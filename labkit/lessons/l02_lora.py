@@ -19,7 +19,7 @@ from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR
 
 __all__ = ["count_lora_parameters", "load_architecture_config", "lora_report", "LoraSettings", "Lab",
-           "folder_megabytes", "merge_check", "alpha_dial"]
+           "folder_megabytes", "merge_check", "alpha_dial", "plot_lab"]
 
 RUNS = BUILD_DIR / "02_lora"
 
@@ -92,3 +92,32 @@ def merge_check(adapter_model, tokenizer, conversations: list[list[dict]]):
     before = logits_on(adapter_model, tokenizer, conversations)
     merged = adapter_model.merge_and_unload()
     return merged, max_abs_difference(before, logits_on(merged, tokenizer, conversations))
+
+
+def plot_lab(rows: list[dict], ranks: list[int]):
+    """Accuracy and trainable parameters against the rank (full fine-tuning as a dashed line), and what each run saves."""
+    import matplotlib.pyplot as plt
+
+    from labkit.core.plots import label_log_axis
+
+    full = next(r for r in rows if r["run"] == "full")
+    lora = [next(r for r in rows if r["run"] == f"LoRA r={rank}") for rank in ranks]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.4))
+    left.plot(ranks, [r["accuracy"] for r in lora], "o-", label="LoRA")
+    left.axhline(full["accuracy"], color="grey", ls="--", label="full fine-tuning")
+    left.set(xlabel="rank r", ylabel="held-out accuracy", title="accuracy", ylim=(0, 1))
+    left.legend()
+    middle.plot(ranks, [r["trainable"] for r in lora], "o-", label="LoRA")
+    middle.axhline(full["trainable"], color="grey", ls="--", label="full fine-tuning")
+    middle.set(xlabel="rank r", ylabel="parameters", yscale="log", title="trainable parameters")
+    middle.legend()
+    middle.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")  # counts as written, not powers of ten
+    middle.yaxis.set_minor_formatter(lambda value, _: "")
+    for ax in (left, middle):
+        label_log_axis(ax, ranks)
+    right.bar([r["run"] for r in rows], [r["saved MB"] for r in rows])
+    right.set(ylabel="MB on disk", title="what you save")
+    right.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -26,7 +26,7 @@ from labkit.methods.trainer import TrainResult
 from labkit.paths import CACHE_DIR, labels_dir
 
 __all__ = ["merged", "RewardSettings", "train_reward_model", "pairwise_accuracy", "score", "RLSettings", "train_policy",
-           "sampled_rewards", "sft_model", "reward_settings", "rl_settings", "train_judge", "policy_and_adapters",
+           "sampled_rewards", "labels_table", "sft_model", "reward_settings", "rl_settings", "train_judge", "policy_and_adapters",
            "labels_path", "labeling_pairs_path", "labeling_pairs", "save_run", "load_run", "run_headless",
            "summary_of", "policy_folder", "questions"]
 
@@ -34,6 +34,17 @@ __all__ = ["merged", "RewardSettings", "train_reward_model", "pairwise_accuracy"
 def sft_model(profile: str = "tiny", log=print):
     """Lesson 01's SFT model, the starting point: (model, tokenizer, folder)."""
     return l01_sft.model(profile, log=log)
+
+
+def labels_table(export, n: int = 5):
+    """The first ``n`` exported pairs as text a learner reads: question, chosen and rejected answers, who chose."""
+    import pandas as pd
+
+    rows = export.dataset.select(range(min(n, len(export.dataset))))
+    return pd.DataFrame({"question": [p[0]["content"] for p in rows["prompt"]],
+                         "chosen": [c[0]["content"] for c in rows["chosen"]],
+                         "rejected": [r[0]["content"] for r in rows["rejected"]],
+                         "annotator": rows["annotator"]})
 
 
 def questions(profile: str = "tiny", n_heldout: int | None = None) -> tuple[list[str], list[str]]:

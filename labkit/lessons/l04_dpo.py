@@ -20,7 +20,7 @@ from labkit.paths import labels_dir
 
 __all__ = ["DPOSettings", "train_dpo", "implicit_rewards", "preference_accuracy", "parameters_in_memory",
            "BlindResult", "blind_result", "sft_model", "training_pairs", "blind_pairs", "saved_blind_pairs", "blind_store",
-           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder", "dpo_settings", "policy", "base_model"]
+           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder", "dpo_settings", "policy", "base_model", "rlhf_vs_dpo"]
 
 COLUMNS = ["prompt", "chosen", "rejected"]
 
@@ -79,6 +79,18 @@ def rlhf_policy_folder(profile: str = "tiny") -> Path | None:
     return l03_rlhf.policy_folder(profile)
 
 
+def rlhf_vs_dpo(rlhf: dict, dpo_seconds: float, dpo_peak_memory_mb: float, dpo_rate: float):
+    """Lesson 03's route and DPO side by side, each figure in its own format (counts as counts)."""
+    import pandas as pd
+
+    rows = {"models trained": (rlhf["models_trained"], 1),
+            "models held in memory during training": (rlhf["models_in_memory"], 1),
+            "wall time (s)": (f"{rlhf['wall_seconds']:.0f}", f"{dpo_seconds:.0f}"),
+            "peak memory (MB above start)": (f"{rlhf['peak_memory_mb']:.0f}", f"{dpo_peak_memory_mb:.0f}"),
+            "polite replies (held-out, greedy)": (f"{rlhf['preferred_behaviour_rate']:.0%}", f"{dpo_rate:.0%}")}
+    return pd.DataFrame(rows, index=["RLHF (reward model + RLOO)", "DPO (LoRA)"]).T
+
+
 def dpo_settings(profile: str, **overrides) -> DPOSettings:
     """The profile's DPO recipe, with the notebook's parameters (None keeps the profile's)."""
     return DPOSettings.for_profile(profile, **overrides)
@@ -110,17 +122,21 @@ def beta_sweep(profile: str, folder, tokenizer, train_dataset, heldout_pairs, qu
 
 
 def plot_beta_sweep(rows: list[dict]):
-    """Preference accuracy, behaviour rate and drift against beta (log scale)."""
+    """Preference accuracy, behaviour rate and drift against beta (a log axis labelled at the betas tried)."""
     import matplotlib.pyplot as plt
+
+    from labkit.core.plots import label_log_axis
 
     betas = [r["beta"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     left.plot(betas, [r["preference_accuracy"] for r in rows], marker="o", label="held-out preference accuracy")
     left.plot(betas, [r["preferred_behaviour_rate"] for r in rows], marker="o", label="polite replies (greedy)")
-    left.set(xscale="log", xlabel="beta", ylim=(0, 1.05), title="what DPO reached")
+    left.set(xlabel="beta", ylabel="share of held-out questions", ylim=(0, 1.05), title="what DPO reached")
     left.legend(fontsize=8)
     right.plot(betas, [r["drift_nats"] for r in rows], marker="o", color="tab:red")
-    right.set(xscale="log", xlabel="beta", ylabel="nats", title="drift from the reference (chosen answers)")
+    right.set(xlabel="beta", ylabel="nats", title="drift from the reference (chosen answers)")
+    for ax in (left, right):
+        label_log_axis(ax, betas)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from labkit.core.evaluate import completion_logprobs
+from labkit.core.plots import Panel
 from labkit.methods.lora import ALL_PROJECTIONS, LoraSettings
 from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
 from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
 
-DPO_PLOT = {"implicit rewards": ["rewards/chosen", "rewards/rejected"], "margin": ["rewards/margins"],
-            "pairs ranked right": ["rewards/accuracies"]}
+DPO_PLOT = {"implicit rewards": Panel("β · log(π / π_ref)", {"rewards/chosen": "chosen answers",
+                                                              "rewards/rejected": "rejected answers"}),
+            "margin": Panel("chosen − rejected", {"rewards/margins": "training batch"}),
+            "pairs ranked right": Panel("share of the batch", {"rewards/accuracies": "training batch"})}
 
 
 @dataclass

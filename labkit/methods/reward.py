@@ -60,11 +60,13 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     """
     from trl import RewardTrainer
 
-    from labkit.core.plots import LivePlotCallback
+    from labkit.core.plots import LivePlotCallback, Panel
 
     settings = settings or RewardSettings()
-    plot = LivePlotCallback({"loss": ["loss"], "pairs ranked right (training batch)": ["accuracy"],
-                             "reward margin chosen − rejected": ["margin"]}, title="reward model")
+    plot = LivePlotCallback({"loss": Panel("−log σ(r chosen − r rejected)", {"loss": "training batch"}),
+                             "pairs ranked right": Panel("share of the batch", {"accuracy": "training batch"}),
+                             "reward margin": Panel("r(chosen) − r(rejected)", {"margin": "training batch"})},
+                            title="reward model")
     model = reward_backbone(folder, quantization)
     peft_config = lora.config(task_type="SEQ_CLS", modules_to_save=["score"]) if lora else None
     refuse_if_too_big(plan_run(model, settings, training_method(model, peft_config), lora=peft_config))

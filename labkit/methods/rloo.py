@@ -61,7 +61,7 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
     from datasets import Dataset
     from trl import RLOOTrainer
 
-    from labkit.core.plots import LivePlotCallback
+    from labkit.core.plots import LivePlotCallback, Panel
 
     settings = settings or RLSettings()
     prompts = Dataset.from_dict({"prompt": [[{"role": "user", "content": q}] for q in questions]})
@@ -73,8 +73,9 @@ def train_policy(policy, tokenizer, reward_model, questions: list[str], settings
                           peft_config=peft_config,
                           callbacks=settings.callbacks(plot, callbacks))
     # The reward's log key carries the reward model's name, known only once the trainer is built.
-    plot.panels.update({"mean reward (reward model score)": [f"rewards/{trainer.reward_func_names[0]}/mean"],
-                        "KL(policy ‖ SFT reference) per token": ["kl"]})
+    plot.panels.update({"mean reward": Panel("reward-model score", {f"rewards/{trainer.reward_func_names[0]}/mean":
+                                                                     "sampled answers"}),
+                        "KL(policy ‖ SFT reference)": Panel("nats per token", {"kl": "sampled answers"})})
     return run_trainer(trainer)
 
 

@@ -69,7 +69,7 @@ def train_sft(model, tokenizer, train_dataset, eval_dataset=None, settings: SFTS
 
     settings = settings or SFTSettings()
     peft_config = _fitting_peft_config(model, settings, peft_config)
-    plot = LivePlotCallback({"loss": ["loss", "eval_loss"]}, title="SFT: train and validation loss")
+    plot = LivePlotCallback(title="SFT: train and validation loss")
     checkpointing = use_gradient_checkpointing(model, settings.gradient_checkpointing)
     trainer = SFTTrainer(
         model=model, args=settings.to_sft_config(eval_dataset is not None, checkpointing),

@@ -54,9 +54,12 @@ def run_quiz(args: argparse.Namespace) -> int:
         return 1
     path = record_attempt(args.learner, quiz.lesson, result.score, result.total, result.by_id())
     print(f"\nScore: {result.score}/{result.total}")
-    wrong = [g.question.id for g in result.grades if not g.correct]
+    wrong = [g.question for g in result.grades if not g.correct]
     if wrong:
-        print(f"To review: {', '.join(wrong)}. Run the quiz again any time; your best score counts.")
+        print("To review (the section that teaches each):")
+        for question in wrong:
+            print(f"  - {_wrap(question.prompt.splitlines()[0][:90])}\n    {question.link}")
+        print("Run the quiz again any time; your best score counts.")
     print(f"Saved to {_short(path)} (see it with: labkit progress --learner {args.learner})")
     return 0
 

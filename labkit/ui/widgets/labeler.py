@@ -112,7 +112,8 @@ class Labeler(widgets.VBox):
         choice = {"left": first, "right": "b" if first == "a" else "a"}.get(which, which)
         try:
             self.store.add(pair, choice, self.name, shown_first=first)
-            self.status.value = f"saved: {which} for pair {self.index + 1}"
+            said = {"left": "A better", "right": "B better", "tie": "a tie", "skip": "skipped"}[which]
+            self.status.value = f"saved: {said} for pair {self.index + 1}"
         except DuplicateLabelError:
             self.status.value = "this pair was already labeled by you in another session; moving on"
         self.refresh()

@@ -99,6 +99,8 @@ class RankExplorer(widgets.VBox):
         targets = self.target_modules
         if not targets:
             self.figures.value = "<b>Tick at least one target module: LoRA needs a layer to wrap.</b>"
+            if draw:  # no curve for no adapters: the old one would claim a count that no longer holds
+                self.plot.value = self._figure.render_empty("no target module ticked")
             return
         config, rank = self.config, self.rank_slider.value
         report = lora_report(config, rank, targets)
@@ -152,7 +154,7 @@ class _Plot:
         axes.set_xscale("log", base=2)
         axes.set_xticks([1, 4, 16, 64, 256], ["1", "4", "16", "64", "256"])
         axes.set_yscale("log")
-        axes.set_xlim(1, MAX_RANK)
+        axes.set_xlim(0.8, MAX_RANK * 1.25)  # room around r=1 and r=256, so their markers are not cut
         axes.set_ylim(1e3, 1e11)
         axes.set_xlabel("rank r")
         axes.set_ylabel("parameters")
@@ -171,10 +173,16 @@ class _Plot:
         self.figure.canvas.draw()
         self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
 
+    def render_empty(self, title: str) -> bytes:
+        """The axes alone, with ``title``: nothing to plot."""
+        for artist in (self.curve, self.full_line, self.marker):
+            artist.set_data([], [])
+        self.label.set_text("")
+        self.title.set_text(title)
+        return self._png()
+
     def render(self, per_rank: int, base: int, rank: int, title: str) -> bytes:
         """Draw the curve, the full fine-tuning line and the marker; return the PNG."""
-        from PIL import Image
-
         trainable = per_rank * rank
         self.curve.set_data(self.ranks, [per_rank * r for r in self.ranks])
         self.full_line.set_data([1, MAX_RANK], [base, base])
@@ -183,6 +191,11 @@ class _Plot:
         self.label.xyann = (6, -14) if rank <= 32 else (-110, 8)  # keep the label inside the axes
         self.label.set_text(f"r={rank}: {trainable:,}")
         self.title.set_text(title)
+        return self._png()
+
+    def _png(self) -> bytes:
+        from PIL import Image
+
         canvas = self.figure.canvas
         canvas.restore_region(self._background)
         for artist in (self.curve, self.full_line, self.marker, self.label, self.title):
