@@ -3,20 +3,28 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
+# The Python that creates the venv: `make lab BASE_PYTHON=python3.12`.
+BASE_PYTHON ?= python3
+# JupyterLab refuses to start as root (containers, CI) unless told --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: install lab test course course-small bench clean deploy-install deploy-check test-deploy test-matrix
 
-$(STAMP): pyproject.toml constraints.txt
-	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	# -c constraints.txt pins every package, torch to its CPU build (no multi-GB CUDA wheels).
-	$(PYTHON) -m pip install --quiet -c constraints.txt -e ".[dev]"
+$(STAMP): pyproject.toml constraints.txt tools/check_python.py
+	# A Python older than requires-python stops here in seconds, not after minutes of pip.
+	$(if $(wildcard $(PYTHON)),$(PYTHON),$(BASE_PYTHON)) tools/check_python.py
+	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet -c constraints.txt --upgrade pip
+	# -c constraints.txt pins every package, torch to its CPU build (no multi-GB CUDA wheels);
+	# --build-constraint pins setuptools, which builds labkit itself.
+	$(PYTHON) -m pip install --quiet -c constraints.txt --build-constraint constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	$(if $(ALLOW_ROOT),@echo "warning: running JupyterLab as root (--allow-root); a normal user account is safer.")
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
 		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
 test: install

@@ -2,7 +2,7 @@
 
     python tools/colab_constraints.py [--check]
 
-Colab brings its own CUDA build of torch (and triton, the nvidia-* libraries, torchvision, torchaudio):
+Colab brings its own CUDA build of torch (and triton, the nvidia-* and cuda-* libraries, torchvision, torchaudio):
 those pins are left out, so `pip install -c constraints-colab.txt` keeps them and installs the tested
 versions of everything else (transformers, TRL, peft, bitsandbytes, datasets, ...). With ``--check`` it
 only says whether the file is current (the test suite runs that).
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COLAB_OWNS = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-[a-z0-9-]+)\s*==", re.IGNORECASE)
+COLAB_OWNS = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)\s*==", re.IGNORECASE)
 HEADER = ("# Generated from constraints.txt by tools/colab_constraints.py: do not edit by hand.\n"
           "# Colab keeps its own CUDA torch; every other package is pinned to the version the course is tested with.\n")
 

@@ -6,6 +6,8 @@ import importlib.metadata
 import os
 import platform
 
+from labkit.core.known_warnings import silence_known_warnings
+
 LIBRARIES = ("labkit", "torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
 
 
@@ -105,6 +107,8 @@ def setup(seed: int | None = None) -> str:
 
     On Colab, install labkit first (the notebook's setup cell does this).
     """
+    # First: the imports below load bitsandbytes, which warns as it loads.
+    silence_known_warnings()
     import torch
 
     import datasets

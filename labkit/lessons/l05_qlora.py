@@ -132,7 +132,9 @@ def merged_model(profile: str = "tiny", max_steps: int = 150, lora_r: int = 16, 
         return folder / "merged"
     log(f"no merged lesson-05 model in {folder}: training QLoRA for {max_steps} steps now")
     tokenizer = load_tokenizer(base_folder(profile))
-    model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"))
+    # use_reentrant=False: torch's recommended checkpointing, which warns when the choice is left open
+    model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"),
+                                            gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r).config())
     settings = SFTSettings(max_steps=max_steps, learning_rate=learning_rate, batch_size=16,
                            gradient_accumulation_steps=2, seed=seed, live_plot=False,

@@ -103,6 +103,7 @@ class TrainerSettings:
             logging_steps=self.logging_steps, bf16=bf16, fp16=precision == "fp16",
             # transformers refuses bf16 without a GPU unless told the run is on the CPU on purpose
             use_cpu=bf16 and not torch.cuda.is_available(),
+            dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only speeds copies to a GPU
             save_strategy="no", report_to="none", disable_tqdm=False,
             activation_checkpointing=gradient_checkpointing,
         )
