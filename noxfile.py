@@ -3,6 +3,7 @@
     make test-matrix                      # pinned, latest, minimum, then the table
     .venv/bin/nox -s latest               # one session
     .venv/bin/nox -s minimum -- --unit-only   # the unit tests only (the report says so)
+    .venv/bin/nox -s latest -- 01 05          # the unit tests and two lessons of the small course
 
 - ``pinned``: constraints.txt, as ``make install`` installs.
 - ``latest``: the newest releases of LIBRARIES (and whatever they pull in, resolved fresh).
@@ -21,7 +22,6 @@ what it ran, and each failure with its cause (from pytest's JUnit XML and the co
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -50,16 +50,16 @@ def torch_pin() -> str:
 
 
 def lower_bounds() -> dict[str, str]:
-    """Each ``name>=version`` among labkit's dependencies (pyproject.toml, as `make install` installed
-    it; extras left out), torch left out (it stays pinned).
+    """Each ``name>=version`` among pyproject.toml's dependencies (extras left out), torch left out (it
+    stays pinned).
 
     >>> lower_bounds()["transformers"]  # doctest: +SKIP
     '5.0'
     """
     bounds = {}
-    for requirement in map(Requirement, metadata.requires("labkit")):
+    for requirement in map(Requirement, nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]):
         minimum = [spec.version for spec in requirement.specifier if spec.operator == ">="]
-        if requirement.marker is None and minimum and requirement.name != "torch":
+        if minimum and requirement.name != "torch":
             bounds[requirement.name] = minimum[0]
     return bounds
 
@@ -104,7 +104,8 @@ def record(name: str, entry: dict) -> None:
 
 def check(session: nox.Session, constraints: Path, *upgrade: str) -> None:
     """Install torch and labkit with the extras `make install` installs, under ``constraints``; run the
-    unit tests and (unless ``--unit-only``) the small course, and record the outcome."""
+    unit tests and (unless ``--unit-only``) the small course, all of it or the lessons named after
+    ``--``, and record the outcome."""
     session.install(torch_pin())
     session.install("-c", str(constraints), "-e", ".[dev]")
     if upgrade:
@@ -117,9 +118,11 @@ def check(session: nox.Session, constraints: Path, *upgrade: str) -> None:
     if "--unit-only" not in session.posargs:
         course_dir = MATRIX_DIR / f"{session.name}-course"
         (course_dir / "report.json").unlink(missing_ok=True)
-        session.run("python", "-m", "labkit.course", "--small", "--out", str(course_dir), success_codes=[0, 1])
+        lessons = list(session.posargs)
+        session.run("python", "-m", "labkit.course", *lessons, "--small", "--out", str(course_dir),
+                    success_codes=[0, 1])
         failures += course_failures(course_dir)
-        ran.append("small course")
+        ran.append(f"small course ({', '.join(lessons) if lessons else 'every lesson'})")
     record(session.name, {"versions": versions, "passed": not failures, "ran": ran, "failures": failures})
     if failures:
         session.error(f"{len(failures)} failure(s): see {REPORT.relative_to(ROOT)}")
@@ -137,7 +140,7 @@ def latest(session: nox.Session) -> None:
     check(session, write_constraints("latest", [torch_pin()]), *LIBRARIES)
 
 
-@nox.session
+@nox.session(reuse_venv=False)  # a fresh resolution: a reused venv keeps what earlier bounds pulled in
 def minimum(session: nox.Session) -> None:
     """The lower bounds pyproject.toml declares, pinned exactly; torch still the local CPU build."""
     pins = [torch_pin(), *(f"{name}=={version}" for name, version in lower_bounds().items())]
