@@ -51,8 +51,10 @@ class Plan:
 
     def __str__(self) -> str:
         verdict = "fits" if self.fits else "does NOT fit"
+        time = f"{self.seconds:.0f} s" if self.seconds < 120 else f"{self.seconds / 60:.0f} min"
         return (f"plan: {self.method} {self.objective} needs about {format_bytes(self.memory_bytes)} at its peak; "
-                f"{self.device} has {format_bytes(self.device_bytes)}: {verdict}. About {self.seconds / 60:.1f} min.")
+                f"{self.device} has {format_bytes(self.device_bytes)}: {verdict}. At most about {time} of arithmetic "
+                f"(full-length sequences; small models spend longer on everything else).")
 
 
 def device_memory(device: str) -> int:
@@ -119,6 +121,7 @@ def plan_run(model, settings, method: str, objective: str = "sft", lora=None, lo
     """Plan a run of ``settings`` on ``model`` (already loaded) and print the plan; None for a model family
     the memory model does not describe (it is then trained unplanned, with a note)."""
     from labkit.core.env import pick_device
+    from labkit.methods.settings import use_gradient_checkpointing
 
     device = "cuda" if str(getattr(model, "device", "cpu")).startswith("cuda") or pick_device() == "cuda" else "cpu"
     try:
@@ -126,7 +129,8 @@ def plan_run(model, settings, method: str, objective: str = "sft", lora=None, lo
                                batch_size=settings.batch_size * settings.gradient_accumulation_steps,
                                seq_len=getattr(settings, "max_length", 512), steps=settings.max_steps,
                                rank=getattr(lora, "r", 16), target_modules=_targets(lora), device=device,
-                               device_name=device_name(device))
+                               device_name=device_name(device),
+                               gradient_checkpointing=use_gradient_checkpointing(model, settings.gradient_checkpointing))
     except (ValueError, KeyError, AttributeError) as unknown:
         log(f"plan: no memory estimate for this model ({unknown}); training without one")
         return None
