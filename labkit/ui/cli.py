@@ -4,6 +4,7 @@
     labkit progress --learner ada
     labkit course 01_sft --small
     labkit train configs/train/sft_tiny.yaml
+    labkit data validate my_data.jsonl --format mistral
 
 To add a subcommand, write ``_x_arguments(parser)`` and ``run_x(args) -> int`` and append a
 ``Command`` to ``COMMANDS``. Keep heavy imports (torch, transformers) inside ``run_x``, so the
@@ -204,6 +205,22 @@ def run_train(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+# ---------------------------------------------------------------------------------------------
+# labkit data
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    from labkit.ui.data_cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from labkit.ui.data_cli import run
+
+    return run(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("quiz", "take a quiz in the terminal and save the score", _quiz_arguments, run_quiz),
     Command("progress", "show each lesson's best score and what is left", _progress_arguments,
@@ -212,6 +229,8 @@ COMMANDS: tuple[Command, ...] = (
             _course_arguments, run_course),
     Command("train", "train SFT, a reward model or DPO from a YAML config (accelerate-ready)",
             _train_arguments, run_train),
+    Command("data", "check a training file (every bad line, with its reason) or remake the course's data",
+            _data_arguments, run_data),
 )
 
 
