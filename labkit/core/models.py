@@ -10,7 +10,7 @@ from labkit.core.hub import ProfileUnavailableError, hub_source
 from labkit.core.profiles import PROFILES
 
 __all__ = ["ProfileUnavailableError", "UnsafeCheckpointError", "resolve_source", "load_tokenizer", "load_model",
-           "quantization_config", "fit_to_tokenizer", "save_model"]
+           "load_if_saved", "quantization_config", "fit_to_tokenizer", "save_model"]
 
 class UnsafeCheckpointError(RuntimeError):
     """A pickle checkpoint was found where only safetensors are accepted."""
@@ -128,6 +128,18 @@ def load_model(profile: str | os.PathLike = "tiny", quantization: str | None = "
     if tokenizer is not None:
         fit_to_tokenizer(model, tokenizer)
     return model
+
+
+def load_if_saved(folder: str | os.PathLike, profile: str, what: str, log=print):
+    """A lesson's saved model with its tokenizer, as ``(model, tokenizer, folder)``, or None if none is saved
+    there yet. ``profile`` decides how it loads (a 4-bit profile's models load in 4 bits); ``what`` names it
+    in the message, e.g. "the SFT model"."""
+    folder = Path(folder)
+    if not (folder / "config.json").exists():
+        return None
+    log(f"loading {what} from the cache: {folder}")
+    tokenizer = load_tokenizer(folder)
+    return load_model(folder, tokenizer=tokenizer, for_profile=profile), tokenizer, folder
 
 
 def has_tokenizer(source: str) -> bool:

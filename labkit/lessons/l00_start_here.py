@@ -143,17 +143,16 @@ def base_model(profile: str = "tiny", log=print):
 
     The tiny model as it ships; on other profiles the school model, loaded from the cache or trained now.
     """
-    from labkit.core.models import load_model, load_tokenizer, resolve_source
+    from labkit.core.models import load_if_saved, load_model, load_tokenizer, resolve_source
 
     if not needs_school(profile):
         tokenizer = load_tokenizer(profile)
         return load_model(profile, tokenizer=tokenizer), tokenizer, Path(resolve_source(profile))
     settings = school_settings(profile)
     folder = _school_dir(profile, settings)
-    if (folder / "config.json").exists():
-        log(f"loading the school model from the cache: {folder}")
-        tokenizer = load_tokenizer(folder)
-        return load_model(folder, tokenizer=tokenizer, for_profile=profile), tokenizer, folder
+    saved = load_if_saved(folder, profile, "the school model", log)
+    if saved:
+        return saved
     log(f"no school model for profile {profile!r} yet: sending it to school now (lesson 00's recipe)")
     model, tokenizer, folder, _ = go_to_school(profile, replace(settings, live_plot=False), log)
     return model, tokenizer, folder

@@ -79,14 +79,13 @@ def model(profile: str = "tiny", sft_settings: SFTSettings | None = None, log=pr
 
     Returns (model, tokenizer, folder).
     """
-    from labkit.core.models import load_model, load_tokenizer
+    from labkit.core.models import load_if_saved
 
     sft_settings = sft_settings or settings(profile)
     folder = cache_dir(profile, sft_settings)
-    if (folder / "config.json").exists():
-        log(f"loading the SFT model from the cache: {folder}")
-        tokenizer = load_tokenizer(folder)
-        return load_model(folder, tokenizer=tokenizer, for_profile=profile), tokenizer, folder
+    saved = load_if_saved(folder, profile, "the SFT model", log)
+    if saved:
+        return saved
     log(f"no cached SFT model for profile {profile!r}: training it now (lesson 01's recipe)")
     start, tokenizer, _ = start_model(profile, log)
     result = train_sft(start, tokenizer, instruction_splits(profile)["train"], None,
