@@ -58,7 +58,8 @@ def _quant_state_tensors(quant_state) -> list:
 def linear4bit_bytes(modules) -> int:
     """Bytes a set of Linear4bit layers really hold: packed weights plus their quantization state.
 
-    Tensors shared between layers (bitsandbytes may share lookup tables) count once.
+    Tensors shared between layers (bitsandbytes may share lookup tables) count once. Biases (Qwen's
+    q, k, v have them) stay in 16 bits and are not counted, as in ``weight_bytes_by_precision``.
     """
     seen, total = set(), 0
     for module in modules:
@@ -68,8 +69,6 @@ def linear4bit_bytes(modules) -> int:
             if key not in seen:
                 seen.add(key)
                 total += _tensor_bytes(tensor)
-        if module.bias is not None:
-            total += _tensor_bytes(module.bias)
     return total
 
 
