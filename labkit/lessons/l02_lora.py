@@ -19,7 +19,7 @@ from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR
 
 __all__ = ["count_lora_parameters", "load_architecture_config", "lora_report", "LoraSettings", "Lab",
-           "folder_megabytes", "merge_check", "alpha_dial", "plot_lab"]
+           "folder_megabytes", "merge_check", "merge_tolerance", "alpha_dial", "plot_lab"]
 
 RUNS = BUILD_DIR / "02_lora"
 
@@ -85,6 +85,18 @@ def alpha_dial(adapter_model, tokenizer, eval_set, factors=(0.0, 0.5, 1.0, 1.5))
         for layer, scale in zip(layers, trained):
             layer.scaling.update(scale)
     return accuracy
+
+
+def merge_tolerance(adapter_model) -> float:
+    """The largest logit difference a correct merge may make.
+
+    On a 16- or 32-bit base, merging is exact algebra (W + B·A·α/r): only float rounding, under 1e-3.
+    On a 4-bit base (QLoRA profiles), ``merge_and_unload`` writes W + B·A·α/r back in NF4, rounding
+    every changed weight to one of 16 levels again: logits move by a few hundredths, the model is the
+    same. Lesson 05 merges into the 16-bit base instead, which is exact, for deployment.
+    """
+    quantized = getattr(adapter_model.config, "quantization_config", None) is not None
+    return 0.5 if quantized else 1e-3
 
 
 def merge_check(adapter_model, tokenizer, conversations: list[list[dict]]):

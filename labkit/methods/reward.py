@@ -61,6 +61,7 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
     from trl import RewardTrainer
 
     from labkit.core.plots import LivePlotCallback, Panel
+    from labkit.methods.adapters import AdaptersInFloat32
 
     settings = settings or RewardSettings()
     plot = LivePlotCallback({"loss": Panel("−log σ(r chosen − r rejected)", {"loss": "training batch"}),
@@ -75,6 +76,8 @@ def train_reward_model(folder, tokenizer, train_dataset, settings: RewardSetting
                             train_dataset=train_dataset.select_columns(["prompt", "chosen", "rejected"]),
                             processing_class=tokenizer, peft_config=peft_config,
                             callbacks=settings.callbacks(plot, callbacks))
+    if quantization:  # the new score head trains in full (modules_to_save): fp32, as the norms before it
+        trainer.add_callback(AdaptersInFloat32())
     return run_trainer(trainer)
 
 
