@@ -104,7 +104,6 @@ from labkit.lessons.l06_persona.your_turn import (
     check_nell_rule,
     score_rule,
 )
-from labkit.methods.adapters import AdaptersInFloat32
 from labkit.methods.sft import train_sft
 
 __all__ = [
@@ -125,7 +124,6 @@ __all__ = [
     "RULES",
     "RUN_DIR",
     "STRATEGIES",
-    "AdaptersInFloat32",
     "Character",
     "Example",
     "LocalTransformersTeacher",
