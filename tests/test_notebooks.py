@@ -21,7 +21,9 @@ EFFECTS = {
     and m["preferred_behaviour_rate_after"] > m["preferred_behaviour_rate_before"] + 0.3,
     "04_dpo": lambda m: m["preference_accuracy"] > 0.8
     and m["preferred_behaviour_rate_dpo"] > m["preferred_behaviour_rate_sft"] + 0.3,
-    "06_persona": lambda m: m["extraction_precision"] >= 0.9 and m["persona_score_after"] > m["persona_score_before"],
+    # Run with solutions=True: the exercise's check must accept the reference solution.
+    "06_persona": lambda m: m["extraction_precision"] >= 0.9 and m["your_turn"] == "right"
+    and m["persona_score_after"] > m["persona_score_before"],
     # The tiny model answers nothing before fine-tuning; 60 steps lift it well above that.
     "05_qlora": lambda m: m["weight_bytes_ratio_4bit_vs_bf16"] <= 0.30 and m["merge_max_abs_diff"] < 1e-3
     and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15,

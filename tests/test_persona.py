@@ -1,4 +1,5 @@
-"""Lesson 06's persona toolkit: the corpus, the three strategies, the dataset, the exports, the voice."""
+"""Lesson 06's persona toolkit: the corpus, the three strategies, the dataset, the exports, the voice,
+the readable rate, the starting model, the profile's settings and the exercise's check."""
 
 from __future__ import annotations
 
@@ -10,25 +11,29 @@ import pytest
 import yaml
 
 from labkit.core.data.validate import (
+    FILE_RULES,
     DatasetValidationError,
     find_problems,
     raise_for_problems,
 )
 from labkit.core.files import write_jsonl
 from labkit.lessons.l06_persona import (
-    MISTRAL_RULES,
+    RuleBasedTeacher,
     dataset,
     export,
     extract,
     finetune,
+    readability,
     rewrite,
     synth,
     voice,
+    your_turn,
 )
 from labkit.lessons.l06_persona.corpus import CAST, HE, NELL, Character, load_novella
 from labkit.lessons.l06_persona.dataset import Example
-from labkit.lessons.l06_persona.hyperparameters import PersonaHyperparameters
 from labkit.lessons.l06_persona.rewrite import to_first_person
+from labkit.methods.lora import LoraSettings
+from labkit.methods.sft import SFTSettings
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +271,7 @@ def test_validator_reports_every_bad_line_with_its_number(tmp_path, tiny_tokeniz
     ]
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    _, errors = find_problems(path, 256, tiny_tokenizer, **MISTRAL_RULES)
+    _, errors = find_problems(path, 256, tiny_tokenizer, **FILE_RULES["mistral"])
     assert sorted({e.line for e in errors}) == [2, 3, 4, 5, 6, 7, 8, 9]
     by_line = {e.line: str(e) for e in errors}
     assert by_line[3].endswith("the last turn must be the assistant's (that is what is learned)")
@@ -289,7 +294,7 @@ def test_mistral_files_may_not_hold_blank_lines_or_other_formats(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps({"prompt": "Q", "completion": "A"}) + "\n\n")
     assert validate_jsonl(path)  # fine as SFT data in the prompt/completion format
-    _, problems = find_problems(path, **MISTRAL_RULES)
+    _, problems = find_problems(path, **FILE_RULES["mistral"])
     assert [(p.line, p.field) for p in problems] == [(1, "(line)"), (2, "(line)")]
     assert "messages format" in problems[0].message and "blank line" in problems[1].message
 
@@ -318,23 +323,32 @@ def test_statistics_count_strategies_tokens_and_voice(tiny_tokenizer):
 # --- exports ------------------------------------------------------------------------------------
 
 
-def test_axolotl_yaml_names_the_same_data_and_hyperparameters(tmp_path):
+def test_axolotl_yaml_names_the_same_data_settings_and_lora(tmp_path):
     train, val = [Example.pair("q", "a", "dialogue")] * 4, [Example.pair("q", "a", "dialogue")]
     train_path, val_path = export.export_mistral_jsonl(train, val, tmp_path)
-    hp = PersonaHyperparameters(learning_rate=2e-4, max_steps=50, lora_r=8, lora_alpha=16)
-    path = export.write_axolotl_config(tmp_path / "axolotl.yaml", train_path, val_path, "data/tiny", hp)
-    config = yaml.safe_load(path.read_text())
+    settings = SFTSettings(learning_rate=2e-4, max_steps=50, batch_size=4, max_length=256, warmup_steps=3, seed=7)
+    lora = LoraSettings(r=8, lora_alpha=16, lora_dropout=0.05, train_embeddings=True)
+    config = export.axolotl_config(train_path, val_path, "data/tiny", settings, lora)
+    path = export.write_axolotl_config(tmp_path / "axolotl.yaml", config)
+    assert yaml.safe_load(path.read_text()) == config  # the comments leave the YAML as it was
     assert config["datasets"][0]["path"] == str(train_path)
     assert config["test_datasets"][0]["path"] == str(val_path)
     assert config["datasets"][0]["type"] == "chat_template"
     assert config["datasets"][0]["field_messages"] == "messages"
-    assert config["base_model"] == "data/tiny"
-    for ours, theirs in [("learning_rate", "learning_rate"), ("max_steps", "max_steps"), ("lora_r", "lora_r"),
-                         ("lora_alpha", "lora_alpha"), ("lora_dropout", "lora_dropout"),
-                         ("micro_batch_size", "micro_batch_size"), ("sequence_len", "sequence_len"),
-                         ("target_modules", "lora_target_modules"), ("modules_to_save", "lora_modules_to_save"),
-                         ("warmup_ratio", "warmup_ratio"), ("lr_scheduler", "lr_scheduler"), ("seed", "seed")]:
-        assert config[theirs] == getattr(hp, ours), ours
+    assert config["base_model"] == "data/tiny" and config["adapter"] == "lora" and "load_in_4bit" not in config
+    for ours, theirs in [("learning_rate", "learning_rate"), ("max_steps", "max_steps"), ("batch_size", "micro_batch_size"),
+                         ("max_length", "sequence_len"), ("warmup_steps", "warmup_steps"),
+                         ("lr_scheduler_type", "lr_scheduler"), ("seed", "seed"), ("packing", "sample_packing")]:
+        assert config[theirs] == getattr(settings, ours), ours
+    assert (config["lora_r"], config["lora_alpha"], config["lora_dropout"]) == (8, 16, 0.05)
+    assert config["lora_target_modules"] == list(lora.target_modules)
+    assert config["lora_modules_to_save"] == ["embed_tokens"]
+    for key in config:  # every key is explained in the file, just above it
+        assert f"# {export.AXOLOTL_KEYS[key]}\n{key}:" in path.read_text()
+    four_bit = export.axolotl_config(train_path, val_path, "m", settings, LoraSettings(target_modules="all-linear"),
+                                     quantization="4bit")
+    assert four_bit["load_in_4bit"] and four_bit["adapter"] == "qlora" and four_bit["lora_target_linear"]
+    assert "lora_modules_to_save" not in four_bit
 
 
 def test_export_refuses_bad_examples_naming_the_file(tmp_path):
@@ -349,25 +363,22 @@ def test_hugging_face_dataset_keeps_messages_and_strategy():
     assert ds["train"][0]["messages"][1] == {"role": "assistant", "content": "a"}
 
 
-def test_mistral_job_is_skipped_without_a_key(tmp_path, capsys, monkeypatch):
-    from labkit.lessons.l06_persona.mistral import run_mistral_job
-
-    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    result = run_mistral_job(tmp_path / "t.jsonl", tmp_path / "v.jsonl", PersonaHyperparameters())
-    assert result is None
-    assert "MISTRAL_API_KEY is not set: skipping" in capsys.readouterr().out
+def test_settings_come_from_the_profile_and_none_keeps_its_value():
+    tiny = finetune.settings("tiny")
+    assert (tiny.max_steps, tiny.learning_rate, tiny.batch_size, tiny.max_length) == (120, 5e-3, 8, 256)
+    assert finetune.settings("tiny", max_steps=None, learning_rate=1e-3).learning_rate == 1e-3
+    assert finetune.settings("standin-qwen").max_steps == 40  # a stand-in trains like its hub profile, shortened
 
 
-def test_lora_config_and_trainer_settings_match_the_hyperparameters(tmp_path):
-    hp = PersonaHyperparameters(lora_r=4, lora_alpha=8, max_steps=60, learning_rate=1e-3, micro_batch_size=4)
-    config = hp.lora_config()
-    assert (config.r, config.lora_alpha, sorted(config.target_modules)) == (4, 8, sorted(hp.target_modules))
-    assert config.modules_to_save == ["embed_tokens"]
-    settings = hp.sft_settings(tmp_path / "run")
-    assert (settings.max_steps, settings.learning_rate, settings.batch_size, settings.max_length, settings.seed) == \
-        (hp.max_steps, hp.learning_rate, hp.micro_batch_size, hp.sequence_len, hp.seed)
-    assert settings.warmup_steps == 3 and settings.lr_scheduler_type == hp.lr_scheduler  # 5% of 60 steps
-    assert settings.output_dir == str(tmp_path / "run")
+def test_lora_trains_the_embedding_table_only_where_the_lesson_needs_it(tiny_model, tiny_tokenizer):
+    model, tokenizer = tiny_model, tiny_tokenizer
+    assert finetune.trains_embedding_table("tiny") and not finetune.trains_embedding_table("standin-qwen")
+    lora = finetune.lora_settings("tiny", model, tokenizer)
+    assert lora.train_embeddings and lora.train_tokens == ()
+    assert (lora.r, lora.lora_alpha) == (16, 32)  # the profile's shape
+    assert lora.config().modules_to_save == ["embed_tokens"]
+    assert not finetune.lora_settings("tiny", model, tokenizer, train_embeddings=False).train_embeddings
+    assert finetune.lora_settings("tiny", model, tokenizer, r=4).lora_alpha == 8  # a rank set by hand keeps α/r = 2
 
 
 def test_rare_token_share_counts_tokens_the_corpus_hardly_has(tiny_tokenizer, tmp_path):
@@ -405,3 +416,72 @@ def test_persona_score_is_in_range_and_zero_for_empty_replies():
     assert voice.persona_score(["I reckon the river's up, friend. Mark you, it digs."]) > 0.8
     lexicon = voice.distinctive_words(*voice.lines_by_speaker(load_novella()))
     assert {"reckon", "mark", "friend"} <= set(lexicon)
+
+
+# --- the readable rate --------------------------------------------------------------------------
+
+
+def test_readable_means_known_words_and_a_finished_sentence():
+    assert readability.is_readable("I reckon the river's up, friend.")
+    assert readability.is_readable('Same as now, mark you."')  # a closing quote after the full stop
+    assert readability.is_readable("I found it myself.")  # first-person words the rewrite brings in
+    assert not readability.is_readable("Hour st on the ry fuk.")  # gibberish
+    assert not readability.is_readable("I reckon the river is")  # cut off
+    assert not readability.is_readable("...") and not readability.is_readable("")
+    assert readability.unknown_words("Hour st on the ry fuk.") == ["st", "ry", "fuk"]
+    assert readability.readable_rate([]) == 0.0
+
+
+def test_the_training_replies_are_readable(novella):
+    """What the model is trained to write passes the check, so a reader model can pass it too."""
+    teacher_examples = (dataset.from_turns(extract.extract_dialogue(novella))
+                        + rewrite.narrative_examples(novella, RuleBasedTeacher()))
+    replies = [e.messages[-1]["content"] for e in teacher_examples]
+    assert readability.readable_rate(replies) > 0.95
+
+
+def test_a_closing_speech_tag_leaves_a_finished_sentence(novella):
+    """ "Did they now," Nell said. → "Did they now." (a trailing comma would teach the model to trail off)."""
+    speeches = [p.speech for p in novella.story if p.is_dialogue]
+    assert "Did they now." in speeches
+    assert not any(s.endswith(",") for s in speeches)
+
+
+# --- the starting model ------------------------------------------------------------------------
+
+
+def test_the_persona_starts_from_lesson_00s_base_model():
+    logged = []
+    _, _, folder = finetune.starting_model("tiny", log=logged.append)
+    assert folder.name == "tiny"
+
+
+# --- your turn ----------------------------------------------------------------------------------
+
+
+def test_the_check_accepts_the_reference_rule_and_waits_for_an_attempt():
+    assert your_turn.check_nell_rule(your_turn.REFERENCE_RULE).status == "right"
+    assert your_turn.check_nell_rule(lambda text: re.search(your_turn.REFERENCE_RULE, text)).status == "right"
+    for blank in (..., None):
+        assert your_turn.check_nell_rule(blank).status == "not attempted"
+
+
+@pytest.mark.parametrize(("rule", "hint"), [
+    ("Nell", "spoken *to*"),  # her name inside a quote is the addressee: precision falls below 0.9
+    (r"\bNell said\b", "finds too few"),  # precise, but a handful of lines
+    ("(", "not a valid regular expression"),
+    (lambda text: text.nope, "your function raised AttributeError"),
+])
+def test_the_check_rejects_wrong_rules_with_a_hint(rule, hint):
+    verdict = your_turn.check_nell_rule(rule)
+    assert verdict.status == "wrong" and hint in verdict.message
+    assert "wrong" in verdict._repr_markdown_()
+
+
+def test_the_rule_is_scored_on_the_hand_labels():
+    score = your_turn.score_rule("Nell")
+    labels = extract.load_labels()
+    assert score["hers"] == sum(label["speaker"] == NELL.name for label in labels)
+    assert score["wrong"] and all(speaker != NELL.name for _, speaker in score["wrong"])
+    assert score["precision"] == score["found"] / (score["found"] + len(score["wrong"]))
+

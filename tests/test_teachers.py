@@ -1,33 +1,39 @@
 """Teachers and the Mistral job against real HTTP servers on 127.0.0.1.
 
 The first server is a small OpenAI-compatible ``/v1/chat/completions`` endpoint (http.server +
-transformers generate on the tiny model); the second plays Mistral's fine-tuning API. Both count
-the requests they receive and can be told to fail the first ones, so the cache and the retries of
-the one HTTP client (``labkit.core.http_client``) are checked from the server's side, not by a mock.
+transformers generate on the tiny model); the second plays Mistral's fine-tuning API, and the
+notebook's own Mistral cells run against it. Both count the requests they receive and can be told to
+fail the first ones, so the cache and the retries of the one HTTP client (``labkit.core.http_client``)
+are checked from the server's side, not by a mock.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import nbformat
 import pytest
 
 from labkit.core.http_client import ApiError
+from labkit.lessons import l06_persona
 from labkit.lessons.l06_persona import (
     NELL,
     Example,
     LocalTransformersTeacher,
     MistralTeacher,
     OpenAICompatibleTeacher,
-    PersonaHyperparameters,
     RuleBasedTeacher,
+    axolotl_config,
     export_mistral_jsonl,
     make_teacher,
-    run_mistral_job,
     write_axolotl_config,
 )
+from labkit.lessons.registry import get_lesson
+from labkit.methods.lora import LoraSettings
+from labkit.methods.sft import SFTSettings
 
 PASSAGE = "Nell pulled the ferry home one grip at a time. Her arms burned."
 FAKE_KEY = "sk-labkit-fake-" + "7" * 28
@@ -184,8 +190,8 @@ def test_no_api_key_in_any_written_file(server, tmp_path, monkeypatch):
     assert server.authorization[-1] == f"Bearer {FAKE_KEY}"  # the key was used…
     examples = [Example.pair("What happened next?", reply, "narrative")] * 5
     train_path, val_path = export_mistral_jsonl(examples[:4], examples[4:], tmp_path / "export")
-    write_axolotl_config(tmp_path / "export" / "axolotl.yaml", train_path, val_path, "data/tiny",
-                         PersonaHyperparameters())
+    write_axolotl_config(tmp_path / "export" / "axolotl.yaml",
+                         axolotl_config(train_path, val_path, "data/tiny", SFTSettings(), LoraSettings()))
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) >= 5
     for path in written:  # …and written nowhere
@@ -226,7 +232,7 @@ def test_make_teacher_offline_and_its_errors():
 
 
 class MistralHandler(BaseHTTPRequestHandler):
-    """The three REST calls of Mistral's fine-tuning flow, to check our client's side of them."""
+    """The REST calls of Mistral's fine-tuning flow, and its chat endpoint, to check the client's side."""
 
     def log_message(self, *args):
         pass
@@ -249,6 +255,9 @@ class MistralHandler(BaseHTTPRequestHandler):
         elif self.path == "/v1/files":
             self.server.uploads.append(body)
             self._reply({"id": f"file-{len(self.server.seen)}", "purpose": "fine-tune"})
+        elif self.path == "/v1/chat/completions":
+            self.server.chat_request = json.loads(body)
+            self._reply({"choices": [{"message": {"role": "assistant", "content": "Same as now, friend."}}]})
         else:
             self.server.job_request = json.loads(body)
             self._reply({"id": "job-1", "status": "QUEUED"})
@@ -257,32 +266,55 @@ class MistralHandler(BaseHTTPRequestHandler):
         self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
         status = self.server.statuses.pop(0)
         self._reply({"id": "job-1", "status": status,
-                     "fine_tuned_model": "ft:open-mistral-7b:persona:1" if status == "SUCCESS" else None})
+                     "fine_tuned_model": "ft:ministral-8b-latest:nell:1" if status == "SUCCESS" else None})
 
 
-def test_mistral_job_uploads_creates_polls_and_returns_the_model(tmp_path, monkeypatch, capsys):
+def run_mistral_cells(namespace: dict) -> int:
+    """Run the notebook's Mistral job as the learner reads it (the code cells tagged ``mistral-job``) in
+    ``namespace``; returns how many cells ran."""
+    notebook = nbformat.read(get_lesson("06").notebook, as_version=4)
+    cells = [c.source for c in notebook.cells if "mistral-job" in c.metadata.get("tags", [])]
+    for source in cells:
+        exec(compile(source, "06_persona.ipynb", "exec"), namespace)  # noqa: S102 (the notebook's own cells)
+    return len(cells)
+
+
+def test_the_notebooks_mistral_cells_upload_create_poll_and_use_the_model(tmp_path, monkeypatch, capsys):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), MistralHandler)
     httpd.seen, httpd.statuses, httpd.uploads, httpd.fail_first = [], ["RUNNING", "SUCCESS"], [], [503]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
+    monkeypatch.setattr(l06_persona, "MISTRAL_API_URL", f"http://127.0.0.1:{httpd.server_address[1]}/v1")
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # the poll's 30 s wait
     try:
         train_path, val_path = export_mistral_jsonl([Example.pair("q", "a", "dialogue")] * 3,
                                                     [Example.pair("q", "a", "dialogue")], tmp_path)
-        hp = PersonaHyperparameters(learning_rate=1e-4)
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-        model_id = run_mistral_job(train_path, val_path, hp, base_url=url, poll_seconds=0.01, backoff=0.01)
+        namespace = {"lesson": l06_persona, "train_path": train_path, "validation_path": val_path,
+                     "settings": SFTSettings(max_steps=40)}
+        assert run_mistral_cells(namespace) == 5  # client, upload, create, poll, use: each step in sight
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert model_id == "ft:open-mistral-7b:persona:1"
     assert [(m, p) for m, p, _ in httpd.seen] == [
         ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/files"), ("POST", "/v1/fine_tuning/jobs"),
-        ("GET", "/v1/fine_tuning/jobs/job-1"), ("GET", "/v1/fine_tuning/jobs/job-1")]
+        ("GET", "/v1/fine_tuning/jobs/job-1"), ("GET", "/v1/fine_tuning/jobs/job-1"),
+        ("POST", "/v1/chat/completions")]
     assert all(auth == f"Bearer {FAKE_KEY}" for _, _, auth in httpd.seen)
     job = httpd.job_request
-    assert job["hyperparameters"] == {"training_steps": hp.max_steps, "learning_rate": 1e-4}
+    assert job["model"] == l06_persona.MISTRAL_BASE_MODEL == "ministral-8b-latest"
+    assert job["hyperparameters"] == {"training_steps": 40, "learning_rate": l06_persona.MISTRAL_LEARNING_RATE}
     assert job["training_files"][0]["file_id"] == "file-2" and job["validation_files"] == ["file-3"]
     assert train_path.read_bytes() in httpd.uploads[0]  # the retried upload sent the whole file
-    assert FAKE_KEY not in capsys.readouterr().out
+    assert httpd.chat_request["model"] == "ft:ministral-8b-latest:nell:1"
+    out = capsys.readouterr().out
+    assert "Same as now, friend." in out and FAKE_KEY not in out
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or FAKE_KEY not in path.read_text(errors="ignore")
+
+
+def test_without_a_key_the_mistral_cells_say_so_and_send_nothing(monkeypatch, capsys):
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    namespace = {"lesson": l06_persona}
+    run_mistral_cells(namespace)
+    assert "MISTRAL_API_KEY is not set" in capsys.readouterr().out
+    assert namespace["mistral"].requests == 0

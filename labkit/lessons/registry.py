@@ -98,9 +98,9 @@ LESSONS: tuple[Lesson, ...] = (
         "a persona dataset from a novel: dialogue extraction, narrative → first person, synthetic QA; "
         "Mistral JSONL; exports",
         "chat with the persona", "persona score before → after",
-        metrics=("extraction_precision", "extraction_recall", "examples_by_strategy",
-                 "persona_score_before", "persona_score_after"),
-        test_parameters={"train_steps": 20, "n_probe": 8},
+        metrics=("extraction_precision", "extraction_recall", "your_turn", "examples_by_strategy",
+                 "persona_score_before", "persona_score_after", "persona_readable_rate"),
+        test_parameters={"max_steps": 20, "n_probe": 8, "solutions": True},
     ),
     Lesson(
         "07", "final_check",

@@ -6,8 +6,9 @@ C. ``synth``: questions about a passage, answered in the character's voice from 
 
 The teachers (``teachers``) do B and C with the prompts in ``prompts``. Then ``dataset`` (examples,
 system prompt, split, statistics), ``export`` (Mistral JSONL, Hugging Face, Axolotl), ``mistral``
-(its file rules and a fine-tuning job), ``hyperparameters`` (one set for every route),
-``finetune`` (the lesson's run and its measurements) and ``voice`` (the persona score).
+(its API and the model to fine-tune), ``finetune`` (the model it starts from, the profile's settings
+and LoRA, the probe and its measurements), ``voice`` (the persona score), ``readability`` (can a
+learner read the replies?) and ``your_turn`` (the exercise: a rule for Nell's lines, and its check).
 The notebook imports this package as ``lesson``; everything it uses is named here.
 
 >>> from labkit.lessons.l06_persona import load_novella, extract_dialogue, NELL
@@ -26,6 +27,7 @@ from labkit.lessons.l06_persona.dataset import (
     with_system_prompt,
 )
 from labkit.lessons.l06_persona.export import (
+    AXOLOTL_KEYS,
     axolotl_config,
     export_mistral_jsonl,
     to_hf_dataset,
@@ -42,12 +44,23 @@ from labkit.lessons.l06_persona.finetune import (
     OUTPUT_DIR,
     RUN_DIR,
     Probe,
+    describe_grid,
     format_grid,
+    lora_settings,
+    measure,
     rare_token_share,
+    settings,
+    starting_model,
     system_prompt_grid,
+    trains_embedding_table,
 )
-from labkit.lessons.l06_persona.hyperparameters import PersonaHyperparameters
-from labkit.lessons.l06_persona.mistral import MISTRAL_RULES, run_mistral_job
+from labkit.lessons.l06_persona.mistral import (
+    JOB_DONE,
+    MISTRAL_API_URL,
+    MISTRAL_BASE_MODEL,
+    MISTRAL_KEY_ENV,
+    MISTRAL_LEARNING_RATE,
+)
 from labkit.lessons.l06_persona.prompts import (
     QA_SYSTEM,
     QA_USER,
@@ -56,6 +69,12 @@ from labkit.lessons.l06_persona.prompts import (
     Teacher,
     question_answer_messages,
     rewrite_messages,
+)
+from labkit.lessons.l06_persona.readability import (
+    describe_readability,
+    is_readable,
+    readable_rate,
+    unknown_words,
 )
 from labkit.lessons.l06_persona.rewrite import (
     narrative_examples,
@@ -80,15 +99,26 @@ from labkit.lessons.l06_persona.voice import (
     lines_by_speaker,
     persona_score,
 )
+from labkit.lessons.l06_persona.your_turn import (
+    REFERENCE_RULE,
+    check_nell_rule,
+    score_rule,
+)
 from labkit.methods.sft import train_sft
 
 __all__ = [
+    "AXOLOTL_KEYS",
     "CAST",
-    "MISTRAL_RULES",
+    "JOB_DONE",
+    "MISTRAL_API_URL",
+    "MISTRAL_BASE_MODEL",
+    "MISTRAL_KEY_ENV",
+    "MISTRAL_LEARNING_RATE",
     "NELL",
     "OUTPUT_DIR",
     "QA_SYSTEM",
     "QA_USER",
+    "REFERENCE_RULE",
     "REWRITE_SYSTEM",
     "REWRITE_USER",
     "RULES",
@@ -99,15 +129,17 @@ __all__ = [
     "LocalTransformersTeacher",
     "MistralTeacher",
     "OpenAICompatibleTeacher",
-    "PersonaHyperparameters",
     "PersonaScorer",
     "Probe",
     "RuleBasedTeacher",
     "Teacher",
     "attribute_speakers",
     "axolotl_config",
+    "check_nell_rule",
     "dataset_statistics",
     "default_scorer",
+    "describe_grid",
+    "describe_readability",
     "distinctive_words",
     "evaluate_extraction",
     "export_mistral_jsonl",
@@ -115,24 +147,32 @@ __all__ = [
     "fit_to_length",
     "format_grid",
     "from_turns",
+    "is_readable",
     "lines_by_speaker",
     "load_labels",
     "load_novella",
+    "lora_settings",
     "make_teacher",
+    "measure",
     "narrative_examples",
     "persona_score",
     "question_answer_messages",
     "rare_token_share",
+    "readable_rate",
     "rewritable_passages",
     "rewrite_messages",
-    "run_mistral_job",
+    "score_rule",
+    "settings",
     "split_train_validation",
+    "starting_model",
     "synthetic_examples",
     "system_prompt_grid",
     "template_question_answers",
     "to_first_person",
     "to_hf_dataset",
     "train_sft",
+    "trains_embedding_table",
+    "unknown_words",
     "with_system_prompt",
     "write_axolotl_config",
 ]

@@ -111,7 +111,8 @@ class Paragraph:
 
     @property
     def speech(self) -> str:
-        """The quoted words joined into one utterance: ``"A," X said, "b."`` → ``A, b.``."""
+        """The quoted words joined into one utterance: ``"A," X said, "b."`` → ``A, b.``;
+        ``"Did they now," Nell said.`` → ``Did they now.``."""
         pieces = [q.text.strip() for q in self.quotes if q.text.strip()]
         joined = pieces[0] if pieces else ""
         for piece in pieces[1:]:
@@ -120,7 +121,9 @@ class Paragraph:
             if joined.endswith(",") and piece[:1].isupper():
                 joined = joined[:-1] + "."
             joined += " " + piece
-        return joined
+        # The comma before a closing tag ends the line: a reply that ends in one would teach the
+        # model to trail off.
+        return joined[:-1] + "." if joined.endswith(",") else joined
 
     def narration(self) -> str:
         """The paragraph with its quotes blanked out (same length, so offsets still line up)."""

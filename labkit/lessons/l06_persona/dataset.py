@@ -64,15 +64,24 @@ def split_train_validation(examples: list[Example], validation_share: float = 0.
                            seed: int = 0) -> tuple[list[Example], list[Example]]:
     """The course's seeded split (``labkit.core.data.split``), stratified by strategy, on examples.
 
+    A strategy with a single example (a short context can drop all but one) cannot be split: it
+    goes to training.
+
     >>> train, validation = split_train_validation([Example.pair("q", "a", "dialogue")] * 20, 0.15)
     >>> len(train), len(validation)
     (17, 3)
+    >>> [len(part) for part in split_train_validation([Example.pair("q", "a", "dialogue")] * 20
+    ...                                               + [Example.pair("q", "a", "narrative")])]
+    [18, 3]
     """
     from datasets import Dataset
 
-    rows = Dataset.from_dict({"row": list(range(len(examples))), "strategy": [e.strategy for e in examples]})
+    counts = Counter(e.strategy for e in examples)
+    alone = [e for e in examples if counts[e.strategy] < 2]
+    rest = [e for e in examples if counts[e.strategy] >= 2]
+    rows = Dataset.from_dict({"row": list(range(len(rest))), "strategy": [e.strategy for e in rest]})
     parts = train_validation_split(rows, validation_share, seed, stratify_by="strategy")
-    return [examples[i] for i in parts["train"]["row"]], [examples[i] for i in parts["validation"]["row"]]
+    return [rest[i] for i in parts["train"]["row"]] + alone, [rest[i] for i in parts["validation"]["row"]]
 
 
 def fit_to_length(examples: list[Example], tokenizer, max_tokens: int) -> tuple[list[Example], int]:

@@ -1,9 +1,13 @@
-"""The lesson's fine-tuning run: where it writes, and what is measured around it.
+"""The lesson's fine-tuning run: its settings (from the profile), where it writes, and what is measured.
 
-The persona score is measured on probe questions (the validation set's, which no training example
-contains), asked the same way every time. ``rare_token_share`` shows why the run trains the
-embeddings too; ``system_prompt_grid`` compares the weights and the system prompt.
+The profile owns the numbers: ``settings(profile)`` is its "persona" recipe and ``lora_settings`` its
+LoRA shape, with the notebook's parameters on top (None keeps the profile's value). The persona score
+and the readable rate are measured on probe questions (the validation set's, which no training example
+contains), asked the same way every time. ``system_prompt_grid`` compares the weights and the system
+prompt, and ``describe_grid`` says in words what the learner's own grid shows.
 
+>>> settings("tiny").max_steps, settings("tiny", max_steps=None).learning_rate, settings("tiny", max_steps=20).max_steps
+(120, 0.005, 20)
 >>> OUTPUT_DIR.relative_to(BUILD_DIR).as_posix(), RUN_DIR.relative_to(RUNS_DIR).as_posix()
 ('persona', 'persona')
 """
@@ -11,16 +15,56 @@ embeddings too; ``system_prompt_grid`` compares the weights and the system promp
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labkit.core.evaluate import generate_replies
 from labkit.core.files import read_jsonl
+from labkit.core.profiles import get_profile
+from labkit.lessons import l00_start_here
+from labkit.lessons.l06_persona.readability import readable_rate
 from labkit.lessons.l06_persona.voice import PersonaScorer
+from labkit.methods.lora import LoraSettings
+from labkit.methods.sft import SFTSettings
 from labkit.paths import BUILD_DIR, CORPUS_PATH, RUNS_DIR
 
 OUTPUT_DIR = BUILD_DIR / "persona"  # the dataset files and the exports
 RUN_DIR = RUNS_DIR / "persona"  # the trainer's output
+
+
+def starting_model(profile: str = "tiny", log=print):
+    """The model the persona fine-tune starts from, with its tokenizer and folder: lesson 00's base model
+    (the tiny model as it ships; on hub profiles the model after school)."""
+    return l00_start_here.base_model(profile, log)
+
+
+def settings(profile: str, **overrides) -> SFTSettings:
+    """The profile's "persona" recipe, then ``overrides`` (None keeps the profile's value)."""
+    return SFTSettings.for_profile(profile, "persona", **overrides)
+
+
+def trains_embedding_table(profile: str) -> bool:
+    """Whether the run also trains the token-embedding table: on the tiny model, yes.
+
+    Its pre-training was plain text, so the chat template's role tokens (``<|user|>``, ``<|end|>``…)
+    never trained, and its embeddings are tied to the output head, where LoRA's cheaper
+    ``trainable_token_indices`` (the rows of a few tokens) does not go (see ``LoraSettings.for_model``).
+    Other profiles' role tokens are trained rows (ChatML's) or get their rows trained that way.
+    """
+    return get_profile(profile).source == "local"
+
+
+def lora_settings(profile: str, model, tokenizer, r: int | None = None, lora_alpha: int | None = None,
+                  train_embeddings: bool | None = None) -> LoraSettings:
+    """The profile's LoRA for this model (``LoraSettings.for_model``), plus the embedding table where
+    ``trains_embedding_table`` says so (None) or ``train_embeddings`` asks."""
+    train_embeddings = trains_embedding_table(profile) if train_embeddings is None else train_embeddings
+    if r is not None and lora_alpha is None:
+        lora_alpha = 2 * r  # a rank set by hand keeps the profile's scale α/r = 2
+    lora = LoraSettings.for_model(profile, model, tokenizer, r=r, lora_alpha=lora_alpha,
+                                  train_embeddings=train_embeddings)
+    # The whole table trains: the rows of a few tokens need not be picked out as well.
+    return replace(lora, train_tokens=()) if train_embeddings else lora
 
 
 def rare_token_share(tokenizer, text: str, below: int = 50, corpus_path: Path = CORPUS_PATH) -> float:
@@ -36,8 +80,9 @@ def rare_token_share(tokenizer, text: str, below: int = 50, corpus_path: Path = 
 class Probe:
     """Questions to ask a model before and after training, the same way each time.
 
-    Each conversation's last user turn is asked. A small model's greedy replies collapse into a
-    word repeated, so replies are sampled (temperature 0.7) with a fixed seed.
+    Each conversation's last user turn is asked. A small model's greedy replies collapse into a word
+    repeated, so replies are sampled: temperature 0.7, from the tokens that make up the top 90% of
+    the probability (``top_p``), with a fixed seed. Up to 96 new tokens: most of Nell's lines fit.
 
     >>> Probe([{"messages": [{"role": "user", "content": "Is it deep?"},
     ...                      {"role": "assistant", "content": "Twice your height."}]}], tokenizer=None).questions
@@ -47,8 +92,9 @@ class Probe:
     conversations: list[dict]  # records with "messages", e.g. rows of the validation set
     tokenizer: object
     seed: int = 0
-    max_new_tokens: int = 48
+    max_new_tokens: int = 96
     temperature: float = 0.7
+    top_p: float = 0.9
 
     @property
     def questions(self) -> list[list[dict]]:
@@ -62,7 +108,13 @@ class Probe:
         system = [{"role": "system", "content": system_prompt}] if system_prompt else []
         torch.manual_seed(self.seed)
         return generate_replies(model, self.tokenizer, [system + q for q in self.questions],
-                                max_new_tokens=self.max_new_tokens, do_sample=True, temperature=self.temperature)
+                                max_new_tokens=self.max_new_tokens, do_sample=True, temperature=self.temperature,
+                                top_p=self.top_p)
+
+
+def measure(replies: list[str], scorer: PersonaScorer) -> dict[str, float]:
+    """The persona score and its parts, and the readable rate, of one set of replies."""
+    return {**scorer.components(replies), "readable_rate": readable_rate(replies)}
 
 
 def system_prompt_grid(probe: Probe, model, scorer: PersonaScorer, system_prompt: str,
@@ -79,16 +131,34 @@ def system_prompt_grid(probe: Probe, model, scorer: PersonaScorer, system_prompt
 
 
 def format_grid(grid: dict[str, tuple[float, float]]) -> str:
-    """The grid as a small table, and which of the four scored best.
+    """The grid as a small table.
 
     >>> print(format_grid({"base model": (0.1, 0.2), "fine-tuned": (0.4, 0.3)}))
                   no system prompt  system prompt
     base model                0.10           0.20
     fine-tuned                0.40           0.30
-    <BLANKLINE>
-    best: fine-tuned, without the system prompt
     """
     rows = [f"{'':12} {'no system prompt':>17} {'system prompt':>14}"]
     rows += [f"{name:12} {without:17.2f} {with_prompt:14.2f}" for name, (without, with_prompt) in grid.items()]
+    return "\n".join(rows)
+
+
+def _change(before: float, after: float) -> str:
+    return f"from {before:.2f} to {after:.2f} ({after - before:+.2f})"
+
+
+def describe_grid(grid: dict[str, tuple[float, float]]) -> str:
+    """What the grid shows, in sentences made from its own numbers (so the words cannot contradict it).
+
+    >>> print(describe_grid({"base model": (0.1, 0.12), "fine-tuned": (0.4, 0.3)}))
+    the system prompt alone (base model): from 0.10 to 0.12 (+0.02)
+    fine-tuning alone (no system prompt): from 0.10 to 0.40 (+0.30)
+    the system prompt on the fine-tuned model: from 0.40 to 0.30 (-0.10)
+    best: fine-tuned, without the system prompt
+    """
+    (base, base_prompted), (tuned, tuned_prompted) = grid["base model"], grid["fine-tuned"]
     model, with_prompt = max(((m, p) for m in grid for p in (0, 1)), key=lambda mp: grid[mp[0]][mp[1]])
-    return "\n".join(rows) + f"\n\nbest: {model}, {'with' if with_prompt else 'without'} the system prompt"
+    return "\n".join([f"the system prompt alone (base model): {_change(base, base_prompted)}",
+                      f"fine-tuning alone (no system prompt): {_change(base, tuned)}",
+                      f"the system prompt on the fine-tuned model: {_change(tuned, tuned_prompted)}",
+                      f"best: {model}, {'with' if with_prompt else 'without'} the system prompt"])
