@@ -19,9 +19,8 @@ slice(4, 6, None)
 from __future__ import annotations
 
 from labkit.core.data.instructions import instruction_splits
-from labkit.lessons import l00_start_here, l01_sft
 from labkit.lessons.l01b_evaluate import harness, judge, your_turn
-from labkit.lessons.l01b_evaluate.harness import REPLY_TOKENS
+from labkit.lessons.l01b_evaluate.harness import BATCH_SIZE, REPLY_TOKENS
 from labkit.lessons.l01b_evaluate.rouge import rouge_l, rouge_table
 from labkit.lessons.l01b_evaluate.selection import (
     candidate_correctness,
@@ -31,18 +30,24 @@ from labkit.lessons.l01b_evaluate.selection import (
 from labkit.lessons.l01b_evaluate.server import served
 from labkit.lessons.l01b_evaluate.your_turn import check_rouge_l
 
-__all__ = ["REPLY_TOKENS", "base_model", "candidate_correctness", "check_rouge_l", "choose_and_report", "harness",
+__all__ = ["BATCH_SIZE", "REPLY_TOKENS", "base_model", "candidate_correctness", "check_rouge_l", "choose_and_report", "harness",
            "instruction_splits", "judge", "optimism", "rouge_l", "rouge_table", "served", "sft_model", "three_sets",
            "your_turn"]
 
 
 def sft_model(profile: str = "tiny", log=print):
     """Lesson 01's SFT model: (model, tokenizer, folder), from the cache or trained now."""
+    # Imported here, not above: lessons 00 and 01 import peft, and so bitsandbytes, whose import logs a
+    # warning that labkit.setup() silences; importing this lesson before setup() must stay quiet.
+    from labkit.lessons import l01_sft
+
     return l01_sft.model(profile, log=log)
 
 
 def base_model(profile: str = "tiny", log=print):
     """Lesson 00's base model, the one SFT started from: (model, tokenizer, folder)."""
+    from labkit.lessons import l00_start_here
+
     return l00_start_here.base_model(profile, log=log)
 
 

@@ -14,11 +14,11 @@ True
 
 from __future__ import annotations
 
-DEFAULT_TEMPERATURES = (0.6, 0.8, 1.0, 1.2, 1.4)
+DEFAULT_TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.2)  # close candidates, as a sweep compares
 
 
 def candidate_correctness(model, tokenizer, questions: list[dict], temperatures=DEFAULT_TEMPERATURES,
-                          seed: int = 0, max_new_tokens: int = 32):
+                          seed: int = 0, max_new_tokens: int = 32, batch_size: int = 128):
     """A (candidates × questions) array of 0/1: did sampling at each temperature answer each question right?"""
     import numpy as np
     import torch
@@ -29,7 +29,7 @@ def candidate_correctness(model, tokenizer, questions: list[dict], temperatures=
     rows = []
     for i, temperature in enumerate(temperatures):
         torch.manual_seed(seed + i)
-        replies, finished = generate_replies(model, tokenizer, prompts, max_new_tokens, do_sample=True,
+        replies, finished = generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size, do_sample=True,
                                              temperature=temperature, return_finished=True)
         rows.append([is_correct(reply, question["expected"]) and done
                      for reply, done, question in zip(replies, finished, questions)])
