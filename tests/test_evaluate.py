@@ -34,6 +34,8 @@ def test_rouge_counts_words_not_facts():
     assert table.loc[0, "rouge1"] == pytest.approx(0.8) and not table.loc[0, "right"]
     # the right reply, in other words than its reference, scores lower than the wrong one
     assert table.loc[1, "rougeL"] < table.loc[0, "rougeL"]
+    assert lesson.mean_rouge_l(table, right=False) == pytest.approx(0.8)
+    assert lesson.mean_rouge_l(table.iloc[:1], right=True) is None  # no right reply: no figure, not NaN
 
 
 def test_the_exercise_accepts_the_solution_and_rejects_wrong_answers():

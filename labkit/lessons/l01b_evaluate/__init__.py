@@ -21,7 +21,7 @@ from __future__ import annotations
 from labkit.core.data.instructions import instruction_splits
 from labkit.lessons.l01b_evaluate import harness, judge, your_turn
 from labkit.lessons.l01b_evaluate.harness import BATCH_SIZE, REPLY_TOKENS
-from labkit.lessons.l01b_evaluate.rouge import rouge_l, rouge_table
+from labkit.lessons.l01b_evaluate.rouge import mean_rouge_l, rouge_l, rouge_table
 from labkit.lessons.l01b_evaluate.selection import (
     candidate_correctness,
     choose_and_report,
@@ -31,7 +31,7 @@ from labkit.lessons.l01b_evaluate.server import served
 from labkit.lessons.l01b_evaluate.your_turn import check_rouge_l
 
 __all__ = ["BATCH_SIZE", "REPLY_TOKENS", "base_model", "candidate_correctness", "check_rouge_l", "choose_and_report", "harness",
-           "instruction_splits", "judge", "optimism", "rouge_l", "rouge_table", "served", "sft_model", "three_sets",
+           "instruction_splits", "judge", "mean_rouge_l", "optimism", "rouge_l", "rouge_table", "served", "sft_model", "three_sets",
            "your_turn"]
 
 

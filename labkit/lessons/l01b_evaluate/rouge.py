@@ -35,3 +35,8 @@ def rouge_table(references: list[str], replies: list[str], correct: list[bool]):
                      "rougeL": found["rougeL"].fmeasure, "right": right})
     return pd.DataFrame(rows)
 
+
+def mean_rouge_l(table, right: bool) -> float | None:
+    """Mean ROUGE-L F1 of the replies that state the right fact (or the wrong one); None if there are none."""
+    picked = table.loc[table["right"] == right, "rougeL"]
+    return float(picked.mean()) if len(picked) else None
