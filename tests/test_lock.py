@@ -26,6 +26,9 @@ from labkit.paths import REPO_ROOT
 CONSTRAINTS = REPO_ROOT / "constraints.txt"
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 RESOLVE_SECONDS = 300  # a lock whose pins agree resolves in about 15 s; pip backtracking takes minutes
+# Pure-Python packages that publish only a source archive (lm-eval needs them). A dry run for another
+# Python takes wheels only, so they are built first (a few seconds) and offered from a folder.
+SOURCE_ONLY = ("rouge-score", "sqlitedict", "word2number")
 
 
 def declared_pythons() -> list[str]:
@@ -72,6 +75,15 @@ def find_python(version: str) -> str | None:
     return None
 
 
+def source_only_wheels(folder: Path) -> Path:
+    """Build wheels of the SOURCE_ONLY packages, at their pinned versions, into ``folder``."""
+    pins = pinned_versions()
+    wanted = [f"{name}=={version}" for name in SOURCE_ONLY for version in sorted(pins[name])]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(folder), *wanted],
+                   check=True, timeout=RESOLVE_SECONDS)
+    return folder
+
+
 def resolve(python: str, tmp_path: Path, python_version: str | None = None) -> dict[str, str]:
     """Resolve ``.[dev]`` under constraints.txt for the interpreter ``python``; {package: version}.
 
@@ -81,7 +93,8 @@ def resolve(python: str, tmp_path: Path, python_version: str | None = None) -> d
     report = tmp_path / "report.json"
     target = [] if python == sys.executable else ["--python", python]
     command = [sys.executable, "-m", "pip", *target, "install", "--dry-run", "--ignore-installed",
-               "--only-binary=:all:", "--report", str(report), "-c", str(CONSTRAINTS),
+               "--only-binary=:all:", "--find-links", str(source_only_wheels(tmp_path / "wheels")),
+               "--report", str(report), "-c", str(CONSTRAINTS),
                *(["--python-version", python_version] if python_version else []), *install_requirements()]
     try:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

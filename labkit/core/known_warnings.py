@@ -44,6 +44,14 @@ KNOWN_WARNINGS = (
         "`gradient_checkpointing_enable` is deprecated", category=FutureWarning,
         why="peft 0.21's prepare_model_for_kbit_training (lesson 05) calls transformers' old name for "
             "`activation_checkpointing_enable`, which does the same."),
+    KnownWarning(
+        "`pretrained` model kwarg is not of type `str`", logger="lm_eval.models.huggingface",
+        why="lesson 01b hands lm-eval a model already in memory, with only batch_size and add_bos_token, "
+            "which it honours (its replies equal labkit's, token for token); it warns about the loading "
+            "options a model in memory has no use for."),
+    KnownWarning(
+        "Passed an already-initialized model through `pretrained`", logger="lm_eval.models.huggingface",
+        why="lesson 01b runs lm-eval in one process on one device, which is what it assumes."),
 )
 
 

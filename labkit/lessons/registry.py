@@ -59,6 +59,17 @@ LESSONS: tuple[Lesson, ...] = (
         test_parameters={"max_steps": 80, "learning_rate": 1e-3, "n_eval": 60, "your_turn_steps": 20},
     ),
     Lesson(
+        "01b", "evaluate",
+        "validation vs test; task accuracy, perplexity, ROUGE, a model as judge, people side by side; "
+        "lm-evaluation-harness",
+        "a judge served over HTTP; ROUGE-L by hand", "harness accuracy = labkit's; judge agreement; test-set flattery",
+        metrics=("lm_eval_accuracy_sft", "labkit_accuracy_sft", "lm_eval_mc_accuracy_base", "judge_agreement",
+                 "selection_optimism_chosen_on_test", "selection_optimism_chosen_on_validation",
+                 "rouge_l_right_replies", "rouge_l_wrong_replies", "your_turn"),
+        test_parameters={"n_eval": 40, "n_select": 20, "temperatures": [0.9, 1.0, 1.1], "n_judge": 12,
+                         "solutions": True},
+    ),
+    Lesson(
         "02", "lora",
         "LoRA, rank, alpha, targets; LoRA vs full fine-tuning; merging",
         "LoRA rank explorer; method picker", "trainable params, time, memory, accuracy per rank",
