@@ -216,3 +216,16 @@ def test_estimate_matches_measured_peak(method):
     print(f"{method}: estimated {estimate.total / 2**20:.1f} MiB, measured {measured / 2**20:.1f} MiB "
           f"({ratio - 1:+.1%})")
     assert 0.75 <= ratio <= 1.25, f"{method}: estimate {estimate} vs measured {measured:,} bytes"
+
+
+def test_merge_verdict_holds_a_16_bit_merge_to_float_rounding_and_names_the_4_bit_loss():
+    from types import SimpleNamespace
+
+    from labkit.lessons.l02_lora import merge_verdict
+
+    plain = SimpleNamespace(config=SimpleNamespace())
+    assert "same function" in merge_verdict(plain, 2e-5)
+    with pytest.raises(AssertionError, match="computes something else"):
+        merge_verdict(plain, 0.01)
+    four_bit = SimpleNamespace(config=SimpleNamespace(quantization_config=object()))
+    assert "lossy" in merge_verdict(four_bit, 0.3) and "lesson 05" in merge_verdict(four_bit, 0.3)

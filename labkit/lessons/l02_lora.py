@@ -19,7 +19,7 @@ from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR
 
 __all__ = ["count_lora_parameters", "load_architecture_config", "lora_report", "LoraSettings", "Lab",
-           "folder_megabytes", "merge_check", "merge_tolerance", "alpha_dial", "plot_lab"]
+           "folder_megabytes", "merge_check", "merge_verdict", "alpha_dial", "plot_lab"]
 
 RUNS = BUILD_DIR / "02_lora"
 
@@ -87,16 +87,20 @@ def alpha_dial(adapter_model, tokenizer, eval_set, factors=(0.0, 0.5, 1.0, 1.5))
     return accuracy
 
 
-def merge_tolerance(adapter_model) -> float:
-    """The largest logit difference a correct merge may make.
+def merge_verdict(merged_model, difference: float) -> str:
+    """What a merge's largest logit difference means; raises if a merge that should be exact was not.
 
     On a 16- or 32-bit base, merging is exact algebra (W + B·A·α/r): only float rounding, under 1e-3.
     On a 4-bit base (QLoRA profiles), ``merge_and_unload`` writes W + B·A·α/r back in NF4, rounding
-    every changed weight to one of 16 levels again: logits move by a few hundredths, the model is the
-    same. Lesson 05 merges into the 16-bit base instead, which is exact, for deployment.
+    every weight to one of 16 levels again, so small updates can round away: that merge is lossy.
+    Lesson 05 merges a QLoRA adapter into the 16-bit base instead.
     """
-    quantized = getattr(adapter_model.config, "quantization_config", None) is not None
-    return 0.5 if quantized else 1e-3
+    if getattr(merged_model.config, "quantization_config", None) is not None:
+        return (f"4-bit base: the merge rounded every weight to NF4's 16 levels again (largest logit change "
+                f"{difference:.2f}), so it is lossy; lesson 05 merges a QLoRA adapter into the 16-bit base instead")
+    if difference >= 1e-3:
+        raise AssertionError(f"the merged model computes something else: logits moved by {difference:.2e}")
+    return "the merged model computes the same function, up to float rounding"
 
 
 def merge_check(adapter_model, tokenizer, conversations: list[list[dict]]):
