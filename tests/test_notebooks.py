@@ -25,7 +25,8 @@ EFFECTS = {
     "06_persona": lambda m: m["extraction_precision"] >= 0.9 and m["persona_score_after"] > m["persona_score_before"],
     # The tiny model answers nothing before fine-tuning; 60 steps lift it well above that.
     "05_qlora": lambda m: m["weight_bytes_ratio_4bit_vs_bf16"] <= 0.30 and m["merge_max_abs_diff"] < 1e-3
-    and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15,
+    and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15
+    and m["your_turn"] == "right",
     "07_final_check": lambda m: m["key_self_check"] == m["questions"] == 6,
 }
 

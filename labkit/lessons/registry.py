@@ -91,8 +91,8 @@ LESSONS: tuple[Lesson, ...] = (
         "chat box", "memory per precision, accuracy vs LoRA",
         metrics=("weight_bytes_ratio_4bit_vs_bf16", "qlora_accuracy", "lora_accuracy",
                  "qlora_val_perplexity", "adapter_megabytes", "merge_max_abs_diff",
-                 "peak_memory_qlora_mb", "peak_memory_lora_mb"),
-        test_parameters={"max_steps": 60, "n_eval": 48},
+                 "peak_memory_qlora_mb", "peak_memory_lora_mb", "your_turn"),
+        test_parameters={"max_steps": 60, "n_eval": 48, "solutions": True},
     ),
     Lesson(
         "06", "persona",
