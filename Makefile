@@ -8,7 +8,7 @@ BASE_PYTHON ?= python3
 # JupyterLab refuses to start as root (containers, CI) unless told --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab test course course-small bench clean deploy-install deploy-check test-deploy test-matrix
+.PHONY: install lab test test-profiles course course-small bench clean deploy-install deploy-check test-deploy test-matrix gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt tools/check_python.py
 	# A Python older than requires-python stops here in seconds, not after minutes of pip.
@@ -73,6 +73,19 @@ test-deploy: deploy-install
 test-matrix: install
 	$(PYTHON) -m pip install --quiet -c constraints.txt -e ".[matrix]"
 	$(VENV)/bin/nox
+
+# Every lesson on the stand-in of every hub architecture (`make test` runs qwen and mistral only).
+test-profiles: install
+	LABKIT_STANDINS="standin-smol standin-qwen standin-mistral" $(PYTHON) -m pytest -m standin tests/test_standins.py
+
+# On a machine with an NVIDIA GPU: the small course in bf16, fp16 and 4-bit, and Liger's kernels
+# (tools/gpu_check.sh says which runs; figures in build/gpu/summary.md, for bench/README.md).
+# Offline GPU machines install the wheels that `make gpu-wheels` put in .whl/ where a registry is reachable.
+gpu-check:
+	PYTHON=$(if $(wildcard $(PYTHON)),$(PYTHON),python3) bash tools/gpu_check.sh
+
+gpu-wheels: install
+	$(PYTHON) tools/gpu_wheels.py
 
 clean:
 	rm -rf build

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import importlib
 
+from labkit.core.known_warnings import silence_known_warnings
+
 __version__ = "0.1.0"
+
+# Now, not in labkit.setup(): bitsandbytes logs one of the known warnings when it is first imported,
+# and a lesson module may import it before the notebook calls setup(). (Cheap: no heavy imports.)
+silence_known_warnings()
 
 # name -> module that defines it; resolved on first use.
 _LAZY = {

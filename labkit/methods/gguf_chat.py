@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.core.chat import Conversation
+
 
 def load_gguf(path: str | os.PathLike, n_threads: int | None = None):
     """A ``llama_cpp.Llama`` for a GGUF file, with the context length the model was trained for."""
@@ -83,28 +85,13 @@ def compare_with_pytorch(gguf_path: str | os.PathLike, pytorch_replies: list[str
                       Path(gguf_path).stat().st_size)
 
 
-class GGUFChat:
+class GGUFChat(Conversation):
     """One conversation with a GGUF model, like :class:`labkit.core.chat.Chat`: ``send`` a user turn,
-    get the reply; the history grows, and ``chat_loop`` and the chat box accept it."""
+    get the reply (greedy); the history grows, and ``chat_loop`` and the chat box accept it."""
 
     def __init__(self, llm, system_prompt: str | None = None, max_new_tokens: int = 48):
-        self.llm, self.system_prompt, self.max_new_tokens = llm, system_prompt, max_new_tokens
-        self.history: list[dict] = []
+        super().__init__(system_prompt, max_new_tokens)
+        self.llm = llm
 
-    def messages(self) -> list[dict]:
-        """The conversation as the template receives it: system prompt (if set), then the history."""
-        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return system + self.history
-
-    def reset(self) -> None:
-        """Forget the history (the system prompt stays)."""
-        self.history = []
-
-    def send(self, text: str) -> str:
-        """Add a user turn, generate the assistant's turn greedily, keep both, return the reply."""
-        if not text.strip():
-            raise ValueError("empty message: type something to send")
-        self.history.append({"role": "user", "content": text})
-        reply = gguf_reply(self.llm, self.messages(), self.max_new_tokens)
-        self.history.append({"role": "assistant", "content": reply})
-        return reply
+    def reply_to(self, messages: list[dict]) -> str:
+        return gguf_reply(self.llm, messages, self.max_new_tokens)
