@@ -116,3 +116,23 @@ def test_wilson_interval_matches_known_values():
     assert [round(x, 3) for x in wilson_interval(8, 10)] == [0.49, 0.943]
     assert [round(x, 3) for x in wilson_interval(0, 10)] == [0.0, 0.278]
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_the_beta_exercise_accepts_a_beta_within_the_drift_target_and_rejects_a_looser_one():
+    from labkit.lessons.l04_dpo import (
+        beta_solution,
+        check_beta,
+        gap_asked_for,
+        smallest_beta,
+    )
+
+    assert gap_asked_for(smallest_beta(10)) == pytest.approx(10)
+    sweep = [{"beta": beta, "drift_nats": 0.5} for beta in (0.03, 0.1, 0.3, 1.0)]
+    assert beta_solution(10, [0.03, 0.1, 0.3, 1.0]) == 0.3
+    assert check_beta(0.3, 10, sweep).ok and "+0.50 nats" in check_beta(0.3, 10, sweep).message
+    too_loose = check_beta(0.1, 10, sweep)
+    assert too_loose.status == "wrong" and "29.4 nats" in too_loose.message and "larger β" in too_loose.message
+    assert "much closer than needed" in check_beta(5.0, 10, sweep).message
+    assert check_beta(-1, 10, sweep).status == check_beta("0.3", 10, sweep).status == "wrong"
+    assert check_beta(None, 10, sweep).status == "not attempted"
+    assert beta_solution(10, [0.1]) == 0.3  # no β of the sweep fits: the bound, rounded up

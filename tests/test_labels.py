@@ -205,3 +205,61 @@ def test_bad_choice_and_missing_annotator_are_refused(tmp_path):
     with pytest.raises(ValueError, match="annotator"):
         store.add(make_pairs(1)[0], "a", " ")
     assert not (tmp_path / "labels.jsonl").exists() or os.path.getsize(tmp_path / "labels.jsonl") == 0
+
+
+def test_start_again_retracts_every_label_durably_and_who_labeled_counts_people_apart(tmp_path):
+    from labkit.core.data.labels import TrainingMix
+
+    path, pairs = tmp_path / "labels.jsonl", make_pairs(5)
+    store = LabelStore(path)
+    store.add(pairs[0], "a", "ada")
+    store.add(pairs[1], "b", "bo")
+    assert store.fill_simulated(pairs) == 3
+    assert store.who_labeled(pairs) == (2, 3)
+    export = store.export()
+    assert export.mix(shipped=10) == TrainingMix(shipped=10, by_people=2, simulated=3)
+    assert str(export.mix(shipped=10)) == "15 pairs: 10 shipped, 2 labeled by people, 3 by the simulated annotator"
+    written = path.read_text()
+    assert store.start_again(pairs[:4]) == 4
+    assert path.read_text().startswith(written), "start again appends; nothing written is changed"
+    reopened = LabelStore(path)
+    assert [r["pair_id"] for r in reopened.active_labels()] == [pairs[4]["pair_id"]]
+    assert reopened.who_labeled(pairs) == (0, 1)
+    assert reopened.next_unlabeled(pairs, None) == 0
+
+
+def test_the_labeler_waits_for_people_or_the_finish_button_and_never_when_headless(tmp_path):
+    import asyncio
+
+    from labkit.ui.widgets.labeler import Labeler
+
+    pairs = make_pairs(4)
+    labeler = Labeler(LabelStore(tmp_path / "labels.jsonl"), pairs, annotator="ada")
+    assert not labeler.ready(2)
+    asyncio.run(labeler.wait_for_learner(2, headless=True))  # returns at once: nobody can click
+    labeler.choose("left")
+    assert not labeler.ready(2) and "pairs labeled by people: 1" in labeler.count.value
+    labeler.choose("right")
+    assert labeler.ready(2)
+    other = Labeler(LabelStore(tmp_path / "other.jsonl"), pairs, annotator="ada")
+    other.buttons["finish"].click()  # "Let the simulated annotator finish"
+    assert other.ready(10) and "by the simulated annotator: 4" in other.count.value
+
+
+def test_a_blind_comparison_filled_without_a_person_is_not_revealed_until_judged_or_released(tmp_path):
+    from labkit.core.data.blind import make_blind_pairs
+    from labkit.ui.widgets.labeler import Labeler
+
+    questions = [f"Where does person {i} live?" for i in range(3)]
+    pairs = make_blind_pairs(questions, {"one": [f"Person {i} lives in Corvale." for i in range(3)],
+                                         "two": [f"Happy to help! Person {i} lives in Corvale." for i in range(3)]},
+                             seed=0)
+    store = LabelStore(tmp_path / "blind.jsonl")
+    store.fill_simulated(pairs)  # a headless run scored them all
+    labeler = Labeler(store, pairs, blind=True, model="two")
+    assert labeler.reveal.value == "" and "Start again" in labeler.prompt.value
+    labeler.buttons["start-again"].click()
+    assert store.who_labeled(pairs) == (0, 0) and labeler.index == 0
+    for _ in pairs:
+        labeler.choose("left")
+    assert "two" in labeler.reveal.value and "win rate" in labeler.reveal.value

@@ -22,16 +22,18 @@ EFFECTS = {
     "02_lora": lambda m: m["lora_params_llama2_7b_r8_qv"] == 4_194_304 and m["merge_max_abs_diff"] < 1e-3
     and max(m["lora_accuracy_by_rank"].values()) > 0.1,
     # Small runs measured 2% → 73% polite (03) and 2% → 100% (04); the margins leave room for noise.
+    # 03, 04 and 05 run with solutions=True: each exercise's check must accept its reference solution.
     "03_rlhf": lambda m: m["reward_model_accuracy"] > 0.85 and m["mean_reward_after"] > m["mean_reward_before"]
-    and m["preferred_behaviour_rate_after"] > m["preferred_behaviour_rate_before"] + 0.3,
+    and m["preferred_behaviour_rate_after"] > m["preferred_behaviour_rate_before"] + 0.3 and m["your_turn"] == "right",
     "04_dpo": lambda m: m["preference_accuracy"] > 0.8
-    and m["preferred_behaviour_rate_dpo"] > m["preferred_behaviour_rate_sft"] + 0.3,
+    and m["preferred_behaviour_rate_dpo"] > m["preferred_behaviour_rate_sft"] + 0.3 and m["your_turn"] == "right",
     # Run with solutions=True: the exercise's check must accept the reference solution.
     "06_persona": lambda m: m["extraction_precision"] >= 0.9 and m["your_turn"] == "right"
     and m["persona_score_after"] > m["persona_score_before"],
     # The tiny model answers nothing before fine-tuning; 60 steps lift it well above that.
     "05_qlora": lambda m: m["weight_bytes_ratio_4bit_vs_bf16"] <= 0.30 and m["merge_max_abs_diff"] < 1e-3
-    and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15,
+    and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15
+    and m["your_turn"] == "right",
     "07_final_check": lambda m: m["key_self_check"] == m["questions"] == 6,
 }
 

@@ -226,3 +226,31 @@ def test_chat_box_shows_the_turns(tiny_tokenizer):
     box.reset()
     assert box.chat.history == [] and "labkit-chat-turn" not in box.transcript.value
     assert "labkit-chat" in box._dom_classes
+
+
+def test_the_13b_memory_exercise_accepts_the_estimate_and_names_each_slip():
+    from labkit.lessons.l05_qlora import (
+        EXERCISE_RECIPE,
+        check_memory_estimate,
+        memory_exercise_facts,
+        memory_solution,
+    )
+    from labkit.methods.lora_math import load_architecture_config
+    from labkit.methods.memory import estimate_training_memory
+
+    facts = memory_exercise_facts()
+    assert facts["parameters (P)"] == 13_015_864_320  # Llama-2-13B
+    base, projections = facts["parameters (P)"], facts["in the projections (P_proj)"]
+    adapters, activations = facts["LoRA parameters at r = 16 on q, k, v, o (T)"], facts["activations, estimated (GiB)"]
+    by_hand = (projections * (0.5 + 1 / 64) + (base - projections) * 2 + adapters * 16) / 2**30 + activations
+    assert check_memory_estimate(by_hand).ok, "the lesson's rules by hand land within the tolerance"
+    assert check_memory_estimate(memory_solution()).ok
+    config = load_architecture_config("llama-2-13b")
+    lora = estimate_training_memory(config, "lora", **EXERCISE_RECIPE).total / 2**30
+    assert "plain LoRA" in check_memory_estimate(lora).message
+    assert "activations are missing" in check_memory_estimate(by_hand - activations).message
+    assert "bf16" in check_memory_estimate((base * (0.5 + 1 / 64) + adapters * 16) / 2**30 + activations).message
+    assert "GB" in check_memory_estimate(memory_solution() * 2**30 / 1e9).message
+    assert "bytes" in check_memory_estimate(memory_solution() * 2**30).message
+    assert check_memory_estimate(3.0).status == "wrong" and "too low" in check_memory_estimate(3.0).message
+    assert check_memory_estimate(None).status == "not attempted"

@@ -57,3 +57,27 @@ def test_rloo_raises_the_mean_reward_with_a_bounded_kl(sft, reward):
     assert result.trainer.ref_model is not None, "classic RLHF keeps a frozen reference for the KL penalty"
     kls = result.losses("kl")
     assert kls and all(abs(kl) < 1.0 for kl in kls), f"the KL per token ran away: {kls}"
+
+
+def test_the_reward_hacking_exercise_accepts_the_hacked_answer_and_rejects_the_others(monkeypatch):
+    """A judge that, like lesson 03's, pays for tone only: the polite answer with a wrong fact is the hack."""
+    from labkit.core.data.tone import tone_of
+    from labkit.lessons import l03_rlhf as lesson
+
+    def judge_of_tone(model, tokenizer, prompts, answers):
+        return [{"polite": 2.0, "neutral": 0.0, "rude": -2.0}[tone_of(answer)] for answer in answers]
+
+    monkeypatch.setattr(lesson, "score", judge_of_tone)
+    candidates = lesson.hacking_candidates("tiny", None, None)
+    assert list(candidates.index) == list("ABCDE")
+    solution = lesson.hacked_pick_solution(candidates)
+    hacked = candidates.loc[solution]
+    assert tone_of(hacked["answer"]) == "polite" and hacked["world_says"].split(": ")[1] not in hacked["answer"]
+    assert lesson.check_hacked_pick(solution, candidates).ok
+    assert lesson.check_hacked_pick(solution.lower(), candidates).ok
+    verdicts = {letter: lesson.check_hacked_pick(letter, candidates) for letter in candidates.index if letter != solution}
+    assert all(verdict.status == "wrong" for verdict in verdicts.values())
+    rude_and_low = [v for letter, v in verdicts.items() if tone_of(candidates.loc[letter, "answer"]) == "rude"]
+    assert rude_and_low and all("scores it low" in v.message for v in rude_and_low)
+    assert lesson.check_hacked_pick("Z", candidates).status == "wrong"
+    assert lesson.check_hacked_pick(..., candidates).status == "not attempted"

@@ -7,20 +7,23 @@ labels, next to lesson 03's in ``labels/``.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from labkit.core.data.blind import BlindResult, blind_result, make_blind_pairs
-from labkit.core.data.labels import LabelStore, load_pairs, save_pairs
+from labkit.core.data.labels import LabelStore, TrainingMix, load_pairs, save_pairs
 from labkit.core.data.preferences import load_preference_set
 from labkit.core.evaluate import preferred_behaviour_rate
+from labkit.core.exercise import Verdict, check, right, wrong
 from labkit.lessons import l00_start_here, l03_rlhf
 from labkit.methods.dpo import DPOSettings, implicit_rewards, parameters_in_memory, preference_accuracy, train_dpo
 from labkit.paths import labels_dir
 
 __all__ = ["DPOSettings", "train_dpo", "implicit_rewards", "preference_accuracy", "parameters_in_memory",
            "BlindResult", "blind_result", "sft_model", "training_pairs", "blind_pairs", "saved_blind_pairs", "blind_store",
-           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder", "dpo_settings", "policy", "base_model", "rlhf_vs_dpo"]
+           "beta_sweep", "plot_beta_sweep", "rlhf_run", "rlhf_policy_folder", "dpo_settings", "policy", "base_model", "rlhf_vs_dpo",
+           "gap_asked_for", "smallest_beta", "beta_solution", "check_beta"]
 
 COLUMNS = ["prompt", "chosen", "rejected"]
 
@@ -36,18 +39,23 @@ def sft_model(profile: str = "tiny", log=print):
 
 
 def training_pairs(profile: str = "tiny", n_shipped: int = 2040, seed: int = 0, log=print):
-    """The shipped preference pairs plus lesson 03's labels (yours and the simulated annotator's), shuffled."""
+    """The shipped preference pairs plus lesson 03's labels (yours and the simulated annotator's), shuffled.
+
+    Returns ``(dataset, mix)``: ``mix`` says how many pairs were shipped, labeled by people, simulated.
+    """
     from datasets import concatenate_datasets
 
-    parts = [load_preference_set("train", limit=n_shipped).select_columns(COLUMNS)]
+    shipped = load_preference_set("train", limit=n_shipped).select_columns(COLUMNS)
+    parts, mix = [shipped], TrainingMix(len(shipped), 0, 0)
     labels = l03_rlhf.labels_path(profile)
     if labels.exists():
         export = LabelStore(labels).export()
         log(f"lesson 03's labels: {export}")
         parts.append(export.dataset.select_columns(COLUMNS))
+        mix = export.mix(shipped=len(shipped))
     else:
         log("no labels from lesson 03 yet: training on the shipped set only")
-    return concatenate_datasets(parts).shuffle(seed=seed)
+    return concatenate_datasets(parts).shuffle(seed=seed), mix
 
 
 def _blind_pairs_path(profile: str) -> Path:
@@ -79,11 +87,17 @@ def rlhf_policy_folder(profile: str = "tiny") -> Path | None:
     return l03_rlhf.policy_folder(profile)
 
 
-def rlhf_vs_dpo(rlhf: dict, dpo_seconds: float, dpo_peak_memory_mb: float, dpo_rate: float):
+def rlhf_vs_dpo(rlhf: dict, dpo_seconds: float, dpo_peak_memory_mb: float, dpo_rate: float,
+                dpo_trained_on: TrainingMix):
     """Lesson 03's route and DPO side by side, each figure in its own format (counts as counts)."""
     import pandas as pd
 
-    rows = {"models trained": (rlhf["models_trained"], 1),
+    def pairs(mix: dict) -> str:
+        return f"{mix['shipped']} + {mix['by_people']} + {mix['simulated']}" if mix else "not recorded"
+
+    rows = {"preference pairs trained on (shipped + by people + simulated)":
+            (pairs(rlhf.get("trained_on")), pairs(asdict(dpo_trained_on))),
+            "models trained": (rlhf["models_trained"], 1),
             "models held in memory during training": (rlhf["models_in_memory"], 1),
             "wall time (s)": (f"{rlhf['wall_seconds']:.0f}", f"{dpo_seconds:.0f}"),
             "peak memory (MB above start)": (f"{rlhf['peak_memory_mb']:.0f}", f"{dpo_peak_memory_mb:.0f}"),
@@ -140,3 +154,54 @@ def plot_beta_sweep(rows: list[dict]):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# Your turn: pick a β that keeps drift under a target. DPO's loss -log σ(β·gap) reads σ(β·gap) as the
+# chance that the chosen answer beats the rejected one; trained until that chance is 95%, β·gap = ln 19.
+WIN_CHANCE = 0.95
+
+
+def gap_asked_for(beta: float, win_chance: float = WIN_CHANCE) -> float:
+    """Nats the policy must open between chosen and rejected answers (log-ratio to the reference) for the
+    loss to read ``win_chance``.
+
+    >>> round(gap_asked_for(0.1), 1), round(gap_asked_for(1.0), 2)
+    (29.4, 2.94)
+    """
+    return math.log(win_chance / (1 - win_chance)) / beta
+
+
+def smallest_beta(drift_target: float, win_chance: float = WIN_CHANCE) -> float:
+    """The loosest leash that keeps the gap the loss asks for within ``drift_target`` nats."""
+    return math.log(win_chance / (1 - win_chance)) / drift_target
+
+
+def beta_solution(drift_target: float, betas) -> float:
+    """The reference solution: the smallest β of the sweep within the target (else the bound, rounded up)."""
+    fitting = [beta for beta in sorted(betas) if beta >= smallest_beta(drift_target)]
+    return fitting[0] if fitting else math.ceil(smallest_beta(drift_target) * 100) / 100
+
+
+def check_beta(beta, drift_target: float, sweep: list[dict]) -> Verdict:
+    """Right when the gap DPO's loss asks for at ``beta`` stays within ``drift_target`` nats.
+
+    >>> [check_beta(b, 10, []).status for b in (0.1, 0.3, None)]
+    ['wrong', 'right', 'not attempted']
+    """
+    def judge(answer) -> Verdict:
+        if not isinstance(answer, (int, float)) or isinstance(answer, bool) or answer <= 0:
+            return wrong(f"β is a positive number, such as 0.1; you gave {answer!r}.")
+        gap, bound = gap_asked_for(answer), smallest_beta(drift_target)
+        measured = next((f" Your sweep measured a drift of {row['drift_nats']:+.2f} nats at β = {answer} after "
+                         "its few steps, on held-out chosen answers." for row in sweep if row["beta"] == answer), "")
+        if gap > drift_target:
+            return wrong(f"at β = {answer} the loss asks for a gap of {gap:.1f} nats, over the {drift_target} allowed. "
+                         f"A larger β makes a small gap count for more: β·gap = ln 19 ≈ 2.94 at a 95% chance, so "
+                         f"gap = 2.94/β.{measured}")
+        note = (f" It holds the policy much closer than needed, though: {bound:.2f} is the loosest leash that fits."
+                if answer > 3 * bound else "")
+        return right(f"at β = {answer} the loss is satisfied once the policy has moved chosen and rejected {gap:.1f} "
+                     f"nats apart, within {drift_target}: any β from {bound:.2f} up stops the push that close to the "
+                     f"SFT model.{note}{measured}")
+
+    return check(beta, judge)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
 from labkit.core.evaluate import generate_replies
+from labkit.core.exercise import Verdict, check, right, wrong
 from labkit.core.models import load_model, load_tokenizer
 from labkit.lessons import l00_start_here
 from labkit.methods.adapters import (
@@ -27,8 +28,17 @@ from labkit.methods.adapters import (
 from labkit.methods.gguf_chat import GGUFChat, compare_with_pytorch, load_gguf
 from labkit.methods.gguf_export import export_gguf, write_modelfile
 from labkit.methods.lora import ATTENTION_PROJECTIONS, LoraSettings
-from labkit.methods.lora_math import load_architecture_config
-from labkit.methods.memory import estimate_training_memory, format_bytes
+from labkit.methods.lora_math import (
+    count_base_parameters,
+    count_lora_parameters,
+    linear_layers,
+    load_architecture_config,
+)
+from labkit.methods.memory import (
+    estimate_training_memory,
+    format_bytes,
+    quantized_weight_bytes,
+)
 from labkit.methods.quantization import (
     linear4bit_bytes,
     quantized_layer_names,
@@ -46,16 +56,19 @@ __all__ = [
     "SFTSettings",
     "adapter_megabytes",
     "base_folder",
-    "full_precision_base_fits",
+    "check_memory_estimate",
     "deploy",
     "estimate_training_memory",
     "format_bytes",
+    "full_precision_base_fits",
     "instruction_splits",
     "linear4bit_bytes",
     "load_adapter",
     "load_architecture_config",
     "load_gguf",
     "lora_settings",
+    "memory_exercise_facts",
+    "memory_solution",
     "merge_adapter",
     "merged_model",
     "quantized_layer_names",
@@ -170,3 +183,80 @@ def deploy(merged_folder: str | Path, profile: str = "tiny", out_dir: str | Path
               "gguf_bytes_ratio_q8_0_vs_f16": comparisons["q8_0"].bytes / comparisons["f16"].bytes,
               "seconds": round(time.perf_counter() - start, 1)}
     return report, comparisons
+
+
+# Your turn: the memory a 13B QLoRA run needs, in section 9's recipe, checked against labkit's estimator.
+EXERCISE_MODEL = "llama-2-13b"
+EXERCISE_RECIPE = {"rank": 16, "target_modules": ATTENTION_PROJECTIONS, "batch_size": 4, "seq_len": 512,
+                   "dtype": "mixed", "gradient_checkpointing": True}
+TOLERANCE = 0.03  # the scales' 1/64 byte per weight may be left out; the adapters or the embeddings may not
+GIB = 2**30
+
+
+def memory_exercise_facts(name: str = EXERCISE_MODEL) -> dict:
+    """What the estimate is made of, from the model's config: parameter counts, and the activations
+    (an estimate that depends on the kernels, so it is given rather than asked)."""
+    config = load_architecture_config(name)
+    estimate = estimate_training_memory(config, "qlora", **EXERCISE_RECIPE)
+    return {"parameters (P)": count_base_parameters(config),
+            "in the projections (P_proj)": sum(layer.count * layer.in_features * layer.out_features
+                                                for layer in linear_layers(config)),
+            "LoRA parameters at r = 16 on q, k, v, o (T)": count_lora_parameters(
+                config, EXERCISE_RECIPE["rank"], EXERCISE_RECIPE["target_modules"]),
+            "activations, estimated (GiB)": round(estimate.activations / GIB, 3)}
+
+
+def memory_solution(name: str = EXERCISE_MODEL) -> float:
+    """The reference solution: the estimator's total, in GiB."""
+    return estimate_training_memory(load_architecture_config(name), "qlora", **EXERCISE_RECIPE).total / GIB
+
+
+def _mistakes(name: str) -> dict[str, float]:
+    """Totals (GiB) that common slips give, each with the hint it deserves."""
+    config = load_architecture_config(name)
+    facts = memory_exercise_facts(name)
+    base, adapters = facts["parameters (P)"], facts["LoRA parameters at r = 16 on q, k, v, o (T)"]
+    qlora = estimate_training_memory(config, "qlora", **EXERCISE_RECIPE)
+    return {
+        "that is plain LoRA: every weight in bf16. QLoRA stores the projections in NF4, half a byte each plus "
+        "a scale per block of 64.": estimate_training_memory(config, "lora", **EXERCISE_RECIPE).total / GIB,
+        "that is full fine-tuning: gradients and AdamW state for every weight. Here only the adapters train.":
+            estimate_training_memory(config, "full", **EXERCISE_RECIPE).total / GIB,
+        "you put every weight in NF4. Only the projections are quantized: the embeddings, the norms and "
+        "lm_head stay in bf16, (P − P_proj) · 2 bytes.":
+            (quantized_weight_bytes(base) + adapters * 16 + qlora.activations) / GIB,
+        "the activations are missing: add the estimate given above.": (qlora.total - qlora.activations) / GIB,
+        "the adapters are missing: T trainable parameters in fp32 cost 4 (weights) + 4 (gradients) + "
+        "8 (AdamW) = 16 bytes each.": (qlora.total - adapters * 16) / GIB,
+        "that is the total in GB (10⁹ bytes). GPU tools print GiB, 2³⁰ bytes: divide the bytes by 2**30.":
+            qlora.total / 1e9,
+    }
+
+
+def check_memory_estimate(answer, name: str = EXERCISE_MODEL) -> Verdict:
+    """Right when ``answer`` (GiB) is within 3% of labkit's estimate for a QLoRA run of ``name``.
+
+    >>> [check_memory_estimate(gib).status for gib in (memory_solution(), 27.3, None)]
+    ['right', 'wrong', 'not attempted']
+    """
+    def judge(gib) -> Verdict:
+        if not isinstance(gib, (int, float)) or isinstance(gib, bool) or gib <= 0:
+            return wrong(f"give one positive number, in GiB, such as 12.5; you gave {gib!r}.")
+        if gib > 1e6:
+            return wrong(f"{gib:,.0f} looks like bytes: give GiB (bytes / 2**30).")
+        config = load_architecture_config(name)
+        estimate = estimate_training_memory(config, "qlora", **EXERCISE_RECIPE)
+        total = estimate.total / GIB
+        if abs(gib - total) <= TOLERANCE * total:
+            lora = estimate_training_memory(config, "lora", **EXERCISE_RECIPE).total / GIB
+            return right(f"labkit's estimator says {estimate}. The 4-bit projections are most of it. It fits a "
+                         f"16 GB GPU with room to spare, where plain LoRA would need {lora:.1f} GiB: QLoRA is what "
+                         "puts a 13B model within reach of one consumer card.")
+        slip, value = min(_mistakes(name).items(), key=lambda item: abs(item[1] - gib))
+        if abs(value - gib) <= 0.02 * value:
+            return wrong(f"{gib:.2f} GiB: {slip}")
+        return wrong(f"{gib:.2f} GiB is too {'high' if gib > total else 'low'}. Add up: the projections in NF4, "
+                     "P_proj · (0.5 + 1/64) bytes; the rest of the base in bf16, (P − P_proj) · 2; the adapters, "
+                     "T · 16 (fp32 weights, gradients, AdamW); and the activations given above. Then divide by 2**30.")
+
+    return check(answer, judge)

@@ -30,7 +30,7 @@ TINY_CONFIG = TINY_DIR / "config.json"
 # The architectures the course compares, smallest first. Each is a file in data/configs/ (its
 # ``_name_or_path`` says which Hub model the facts come from), except "tiny": data/tiny/.
 ARCHITECTURES = ("tiny", "smollm2-135m", "gpt2", "qwen2.5-0.5b", "gemma-2b", "phi-3-mini",
-                 "llama-2-7b", "mistral-7b")
+                 "llama-2-7b", "mistral-7b", "llama-2-13b")
 
 # What peft targets when `target_modules` is not given (peft's own default table), plus phi3,
 # which peft has no default for.

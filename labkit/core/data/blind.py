@@ -57,7 +57,8 @@ class BlindResult:
 
     def __str__(self) -> str:
         low, high = self.interval
-        who = f"{self.simulated} of them by the simulated annotator" if self.simulated else "all by people"
+        judged = self.wins + self.losses + self.ties + self.skips
+        who = f"{judged - self.simulated} judged by people, {self.simulated} by the simulated annotator"
         return (f"{self.model} beats {self.other} in {self.win_rate:.0%} of decided pairs "
                 f"(95% CI {low:.0%}–{high:.0%}; {self.wins} wins, {self.losses} losses, {self.ties} ties, "
                 f"{self.skips} skips; {who})")

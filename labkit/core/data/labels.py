@@ -57,6 +57,28 @@ class PreferenceExport:
                 f"({self.human} by people, {self.simulated} simulated); left out: {self.ties} ties, "
                 f"{self.skips} skips")
 
+    def mix(self, shipped: int = 0) -> TrainingMix:
+        """Who the exported pairs came from, next to ``shipped`` pairs from a shipped set."""
+        simulated = sum(self.dataset["simulated"]) if len(self.dataset) else 0
+        return TrainingMix(shipped, len(self.dataset) - simulated, simulated)
+
+
+@dataclass(frozen=True)
+class TrainingMix:
+    """What a preference training set is made of: shipped pairs, pairs labeled by people, simulated ones.
+
+    >>> str(TrainingMix(shipped=640, by_people=3, simulated=9))
+    '652 pairs: 640 shipped, 3 labeled by people, 9 by the simulated annotator'
+    """
+
+    shipped: int
+    by_people: int
+    simulated: int
+
+    def __str__(self) -> str:
+        return (f"{self.shipped + self.by_people + self.simulated} pairs: {self.shipped} shipped, "
+                f"{self.by_people} labeled by people, {self.simulated} by the simulated annotator")
+
 
 @dataclass
 class LabelStore:
@@ -175,10 +197,33 @@ class LabelStore:
             mine = [r for r in self.active_labels() if r["annotator"] == annotator.strip()]
             if not mine:
                 return None
-            last = mine[-1]
-            self._append({"type": "undo", "label_id": last["label_id"], "pair_id": last["pair_id"],
-                          "annotator": last["annotator"], "timestamp": time.time()})
-        return last
+            self._retract(mine[-1])
+        return mine[-1]
+
+    def _retract(self, label: dict) -> None:
+        """Append an undo line for ``label`` (the caller holds the lock and has refreshed)."""
+        self._append({"type": "undo", "label_id": label["label_id"], "pair_id": label["pair_id"],
+                      "annotator": label["annotator"], "timestamp": time.time()})
+
+    def start_again(self, pairs: list[dict]) -> int:
+        """Retract every active label on these pairs (appending undo lines); returns how many.
+
+        Nothing written is changed: the retracted labels stay in the file, marked undone.
+        """
+        wanted = {pair["pair_id"] for pair in pairs}
+        with self._lock:
+            self._refresh(at_end=True)
+            labels = [r for r in self.active_labels() if r["pair_id"] in wanted]
+            for label in labels:
+                self._retract(label)
+        return len(labels)
+
+    def who_labeled(self, pairs: list[dict]) -> tuple[int, int]:
+        """Of these pairs, how many carry a label by a person, and how many only a simulated one."""
+        labels = self.effective_labels()
+        found = [labels[p["pair_id"]] for p in pairs if p["pair_id"] in labels]
+        simulated = sum(r["simulated"] for r in found)
+        return len(found) - simulated, simulated
 
     def fill_simulated(self, pairs: list[dict], rule=simulated_choice) -> int:
         """Label every pair nobody has labeled with the simulated annotator; returns how many it added.

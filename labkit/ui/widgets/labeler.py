@@ -7,13 +7,20 @@
 The two responses appear side by side in a random order (fixed per pair, so it does not change when
 the notebook is reopened). "A" and "B" on the buttons mean left and right on screen; the store
 records which stored response that was. In blind mode (lesson 04) the pairs come from two models,
-and which model wrote which side stays hidden until every pair is scored.
+and which model wrote which side stays hidden until every pair is scored, by you or, once you press
+"Let the simulated annotator finish", by the simulated annotator. "Start again" retracts the blind
+scores, so a comparison filled in without you can be judged again.
+
+Under "Run All" the cell after the widget awaits :meth:`Labeler.wait_for_learner`: the cells below
+wait until you have labeled enough pairs or pressed the finish button.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import random
+import time
 
 import ipywidgets as widgets
 
@@ -33,19 +40,21 @@ class Labeler(widgets.VBox):
     """Prompt, two responses, buttons A better / B better / tie / skip / undo last, progress and count.
 
     ``blind=True``: the pairs' ``meta`` names the model behind each side; the names and ``model``'s
-    win rate appear only once every pair is labeled.
+    win rate appear only once every pair is labeled, after a person's judgements (or their "finish").
     """
 
     def __init__(self, store: LabelStore, pairs: list[dict], annotator: str = "you", seed: int = 0,
                  blind: bool = False, model: str | None = None):
         self.store, self.pairs, self.seed, self.blind, self.model = store, pairs, seed, blind, model
         self.index: int | None = None
+        self.released = False  # the learner (or the lesson, when headless) let the simulated annotator finish
         self.annotator = widgets.Text(value=annotator, description="annotator")
         self.prompt = widgets.HTML()
         self.left, self.right = widgets.HTML(layout=_half()), widgets.HTML(layout=_half())
+        names = [("a-better", "A better"), ("b-better", "B better"), ("tie", "Tie"), ("skip", "Skip"),
+                 ("undo", "Undo last"), ("finish", "Let the simulated annotator finish")]
         self.buttons = {key: widgets.Button(description=text, layout=widgets.Layout(width="auto"))
-                        for key, text in (("a-better", "A better"), ("b-better", "B better"),
-                                          ("tie", "Tie"), ("skip", "Skip"), ("undo", "Undo last"))}
+                        for key, text in names + ([("start-again", "Start again")] if blind else [])}
         self.progress = widgets.IntProgress(min=0, max=max(1, len(pairs)), description="labeled")
         self.count, self.status, self.reveal = widgets.HTML(), widgets.HTML(), widgets.HTML()
         for name, widget in (("annotator", self.annotator), ("prompt", self.prompt), ("response-a", self.left),
@@ -59,9 +68,14 @@ class Labeler(widgets.VBox):
         self.buttons["tie"].on_click(lambda _: self.choose("tie"))
         self.buttons["skip"].on_click(lambda _: self.choose("skip"))
         self.buttons["undo"].on_click(lambda _: self.undo())
+        self.buttons["finish"].on_click(lambda _: self.fill_simulated())
+        if blind:
+            self.buttons["start-again"].on_click(lambda _: self.start_again())
         self.annotator.observe(lambda _: self.refresh(), names="value")
-        super().__init__([self.annotator, self.prompt, widgets.HBox([self.left, self.right]),
-                          widgets.HBox(list(self.buttons.values())), widgets.HBox([self.progress, self.count]),
+        judging = [self.buttons[key] for key in ("a-better", "b-better", "tie", "skip", "undo")]
+        handing_over = [b for key, b in self.buttons.items() if key in ("finish", "start-again")]
+        super().__init__([self.annotator, self.prompt, widgets.HBox([self.left, self.right]), widgets.HBox(judging),
+                          widgets.HBox([self.progress, self.count]), widgets.HBox(handing_over),
                           self.status, self.reveal])
         self.add_class("labkit-labeler")
         self.refresh()
@@ -75,20 +89,21 @@ class Labeler(widgets.VBox):
         self.store.reload()
         # Blind mode labels each pair once, by anyone; otherwise each annotator labels every pair.
         self.index = self.store.next_unlabeled(self.pairs, None if self.blind else self.name or None)
-        labels = [r for r in self.store.active_labels() if r["pair_id"] in {p["pair_id"] for p in self.pairs}]
-        mine = sum(r["annotator"] == self.name for r in labels)
-        simulated = sum(r["simulated"] for r in labels)
+        people, simulated = self.store.who_labeled(self.pairs)
         done = len(self.pairs) - sum(1 for p in self.pairs if p["pair_id"] not in
                                      self.store.labeled_pair_ids(None if self.blind else self.name or None))
         self.progress.value = done
         who = "scored" if self.blind else f"labeled by {html.escape(self.name or '(no name)')}"
-        self.count.value = (f"<b>{done} / {len(self.pairs)}</b> {who}"
-                            + (f" · {simulated} by the simulated annotator" if simulated else "")
-                            + (f" · {mine} by you" if self.blind and mine else ""))
+        self.count.value = (f"<b>{done} / {len(self.pairs)}</b> {who} · pairs labeled by people: {people}, "
+                            f"by the simulated annotator: {simulated}")
         finished = self.index is None
-        for key in ("a-better", "b-better", "tie", "skip"):
+        for key in ("a-better", "b-better", "tie", "skip", "finish"):
             self.buttons[key].disabled = finished
-        if finished:
+        if finished and self.blind and not (people or self.released):
+            self.prompt.value = ("<b>Every pair was scored by the simulated annotator, none by a person</b> "
+                                 "(a run without you). Press <i>Start again</i> to judge them yourself.")
+            self.left.value = self.right.value = ""
+        elif finished:
             self.prompt.value = "<b>All pairs are labeled.</b>"
             self.left.value = self.right.value = ""
         else:
@@ -98,7 +113,8 @@ class Labeler(widgets.VBox):
             self.prompt.value = f"<b>Prompt</b> (pair {self.index + 1} of {len(self.pairs)}): {html.escape(pair['prompt'])}"
             self.left.value = f"<div style='{BOX}'><b>A</b><br>{html.escape(pair['response_' + first])}</div>"
             self.right.value = f"<div style='{BOX}'><b>B</b><br>{html.escape(pair['response_' + second])}</div>"
-        self.reveal.value = _reveal_html(blind_result(self.store, self.pairs, self.model)) if self.blind and finished else ""
+        revealed = self.blind and finished and (people or self.released)
+        self.reveal.value = _reveal_html(blind_result(self.store, self.pairs, self.model)) if revealed else ""
 
     def choose(self, which: str) -> None:
         """Label the pair on screen: "left", "right", "tie" or "skip"."""
@@ -126,9 +142,59 @@ class Labeler(widgets.VBox):
 
     def fill_simulated(self) -> int:
         """Let the simulated annotator label what nobody labeled (marked simulated); returns how many."""
+        self.released = True
         added = self.store.fill_simulated(self.pairs)
+        self.status.value = f"the simulated annotator labeled the {added} pairs nobody had labeled"
         self.refresh()
         return added
+
+    def start_again(self) -> int:
+        """Retract every label on these pairs (durably, as undo lines) and show the first pair again."""
+        retracted = self.store.start_again(self.pairs)
+        self.released = False
+        self.status.value = f"started again: {retracted} labels retracted"
+        self.refresh()
+        return retracted
+
+    def ready(self, enough: int) -> bool:
+        """True once people have labeled ``enough`` of these pairs (or all), or the simulated annotator was let finish."""
+        people, _ = self.store.reload().who_labeled(self.pairs)
+        return self.released or people >= min(enough, len(self.pairs))
+
+    async def wait_for_learner(self, enough: int, headless: bool = False, poll_seconds: float = 0.2) -> None:
+        """Hold this cell, and the cells Run All queued after it, until :meth:`ready`; use with ``await``.
+
+        Nothing here processes events by hand: from ipykernel 7.4 on, the kernel handles widget
+        clicks while an async cell awaits, and keeps the queued cells back until it returns.
+        ``headless``: nobody can click (papermill, tests), so it returns at once, as it does on an
+        older kernel (Colab's), which would never see the clicks.
+        """
+        if headless or self.ready(enough):
+            return
+        wanted = min(enough, len(self.pairs))
+        if not _kernel_handles_clicks_while_waiting():
+            print(f"This kernel cannot take clicks while a cell waits (it needs ipykernel 7.4 or later), so the "
+                  f"lesson does not stop here: label {wanted} pairs above, then run the cells below again.")
+            return
+        print(f"The lesson waits here for you: label {wanted} pairs in the widget above, or press "
+              "“Let the simulated annotator finish”. The cells below run after that.")
+        start = time.monotonic()
+        while not self.ready(enough):
+            await asyncio.sleep(poll_seconds)
+        people, _ = self.store.who_labeled(self.pairs)
+        print(f"Going on after {time.monotonic() - start:.0f} s, with {people} pairs labeled by people.")
+
+
+def _kernel_handles_clicks_while_waiting() -> bool:
+    """True in an ipykernel 7.4+ kernel: it dispatches widget messages while an async cell awaits."""
+    from IPython import get_ipython
+
+    if getattr(get_ipython(), "kernel", None) is None:  # plain Python, or a shell without a kernel
+        return False
+    import ipykernel
+
+    major, minor = (int(part) for part in ipykernel.__version__.split(".")[:2])
+    return (major, minor) >= (7, 4)
 
 
 def _half():
