@@ -13,9 +13,9 @@ from labkit.lessons.registry import LESSONS
 EFFECTS = {
     "00_start_here": lambda m: m["base_continuation_accuracy"] > m["base_instruction_accuracy"] + 0.3,
     "01_sft": lambda m: m["heldout_accuracy_after"] > m["heldout_accuracy_before"] + 0.3
-    and m["val_perplexity_after"] < m["val_perplexity_before"],
+    and m["val_perplexity_after"] < m["val_perplexity_before"] and m["your_turn"] is True,
     "02_lora": lambda m: m["lora_params_llama2_7b_r8_qv"] == 4_194_304 and m["merge_max_abs_diff"] < 1e-3
-    and max(m["lora_accuracy_by_rank"].values()) > 0.1,
+    and max(m["lora_accuracy_by_rank"].values()) > 0.1 and m["your_turn"] is True,
     # Small runs measured 2% → 73% polite (03) and 2% → 100% (04); the margins leave room for noise.
     "03_rlhf": lambda m: m["reward_model_accuracy"] > 0.85 and m["mean_reward_after"] > m["mean_reward_before"]
     and m["preferred_behaviour_rate_after"] > m["preferred_behaviour_rate_before"] + 0.3,
