@@ -8,7 +8,7 @@ BASE_PYTHON ?= python3
 # JupyterLab refuses to start as root (containers, CI) unless told --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab test test-profiles course course-small bench clean deploy-install deploy-check test-deploy test-matrix gpu-check gpu-wheels
+.PHONY: install lab dashboard test test-profiles course course-small bench clean deploy-install deploy-check test-deploy test-matrix gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt tools/check_python.py
 	# A Python older than requires-python stops here in seconds, not after minutes of pip.
@@ -26,6 +26,10 @@ lab: install
 	$(if $(ALLOW_ROOT),@echo "warning: running JupyterLab as root (--allow-root); a normal user account is safer.")
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
 		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+
+# Lesson 02's rank sweep, one line per run, on trackio's local dashboard (this machine only).
+dashboard: install
+	TRACKIO_DIR=build/trackio $(VENV)/bin/trackio show --project labkit-02-lora --host 127.0.0.1
 
 test: install
 	$(PYTHON) -m pytest

@@ -39,6 +39,7 @@ CACHE_DIR = BUILD_DIR / "cache"  # models later lessons start from, keyed by pro
 RUNS_DIR = BUILD_DIR / "runs"  # trainer output folders
 COURSE_DIR = BUILD_DIR / "course"  # `make course`: executed notebooks and report.json
 DEPLOY_DIR = BUILD_DIR / "deploy"  # `make deploy-check`: GGUF files, the Ollama Modelfile, report.json
+TRACKIO_DIR = BUILD_DIR / "trackio"  # trackio's local store: one SQLite file per project (lesson 02's rank sweep)
 LLAMA_CPP_PYTHON_DIR = BUILD_DIR / "llama-cpp-python"  # its source (llama.cpp's converter) and the wheel built from it
 
 

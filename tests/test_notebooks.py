@@ -13,14 +13,14 @@ from labkit.lessons.registry import LESSONS
 EFFECTS = {
     "00_start_here": lambda m: m["base_continuation_accuracy"] > m["base_instruction_accuracy"] + 0.3,
     "01_sft": lambda m: m["heldout_accuracy_after"] > m["heldout_accuracy_before"] + 0.3
-    and m["val_perplexity_after"] < m["val_perplexity_before"],
+    and m["val_perplexity_after"] < m["val_perplexity_before"] and m["your_turn"] == "right",
     # Run with solutions=True. Same model, same questions: lm-eval counts exactly as labkit does; the base
     # model knows facts (log-likelihood, chance 25%) it cannot yet state; choosing on test flatters test.
     "01b_evaluate": lambda m: m["lm_eval_accuracy_sft"] == m["labkit_accuracy_sft"] and m["your_turn"] == "right"
     and m["lm_eval_mc_accuracy_base"] > 0.4 and m["judge_agreement"] > 0.6
     and m["selection_optimism_chosen_on_test"] > m["selection_optimism_chosen_on_validation"],
     "02_lora": lambda m: m["lora_params_llama2_7b_r8_qv"] == 4_194_304 and m["merge_max_abs_diff"] < 1e-3
-    and max(m["lora_accuracy_by_rank"].values()) > 0.1,
+    and max(m["lora_accuracy_by_rank"].values()) > 0.1 and m["your_turn"] == "right",
     # Small runs measured 2% → 73% polite (03) and 2% → 100% (04); the margins leave room for noise.
     # 03, 04 and 05 run with solutions=True: each exercise's check must accept its reference solution.
     "03_rlhf": lambda m: m["reward_model_accuracy"] > 0.85 and m["mean_reward_after"] > m["mean_reward_before"]

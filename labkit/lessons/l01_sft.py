@@ -17,20 +17,29 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from labkit.core.data.instructions import instruction_data_digest, instruction_splits
+from labkit.core.exercise import Verdict, check, is_blank, right, wrong
 from labkit.core.files import atomic_write_json, atomic_write_text
 from labkit.core.profiles import get_profile
 from labkit.lessons import l00_start_here
-from labkit.methods.adapters import merged
 from labkit.methods.lora import LoraSettings
 from labkit.methods.sft import SFTSettings, train_sft
 from labkit.paths import BUILD_DIR, CACHE_DIR
 
 __all__ = ["SFTSettings", "train_sft", "merged", "settings", "start_model", "adapters", "cache_dir", "model", "save",
-           "instruction_splits", "write_bad_examples", "your_turn"]
+           "instruction_splits", "write_bad_examples", "your_turn", "your_turn_solution", "check_your_turn"]
 
 # Settings that change how a run is watched or saved, not what it learns: left out of the cache key.
 NOT_IN_KEY = ("output_dir", "live_plot", "eval_every", "logging_steps", "save_steps")
 LESSON_DIR = BUILD_DIR / "01_sft"
+
+
+def merged(model):
+    """The model with any LoRA adapters merged into its weights (a plain model is returned as it is)."""
+    # Imported here: labkit.methods.adapters imports transformers' trainer, which imports peft and so
+    # bitsandbytes, whose import logs a warning before the notebook's labkit.setup() can silence it.
+    from labkit.methods.adapters import merged as merge_adapters
+
+    return merge_adapters(model)
 
 
 def settings(profile: str = "tiny", **overrides) -> SFTSettings:
@@ -111,6 +120,60 @@ def write_bad_examples() -> Path:
     """Write the lesson's deliberately broken JSONL file (one mistake per line) and return its path."""
     lines = [line if isinstance(line, str) else json.dumps(line) for line in BAD_LINES]
     return atomic_write_text(LESSON_DIR / "bad_examples.jsonl", "\n".join(lines) + "\n")
+
+
+def your_turn_solution(person) -> dict:
+    """The reference ``make_example``: one question about two facts, answered in one sentence."""
+    return {
+        "messages": [
+            {"role": "user", "content": f"What does {person.name} do, and where?"},
+            {"role": "assistant", "content": f"{person.name} is a {person.job} in {person.town}."},
+        ],
+        "expected": {"job": person.job, "town": person.town},
+    }
+
+
+def check_your_turn(make_example, profile: str = "tiny") -> Verdict:
+    """Judge ``make_example`` on a few of the world's people: "not attempted" while it returns ``...``,
+    "right" when every example asks about the person and answers with their job and town, which
+    ``expected`` names; otherwise "wrong" with a hint.
+
+    >>> check_your_turn(lambda person: ...).status, check_your_turn(your_turn_solution).status
+    ('not attempted', 'right')
+    """
+    if is_blank(make_example):
+        return check(None, wrong)
+    sample = l00_start_here.people(profile)[:20]
+    try:
+        examples = [make_example(person) for person in sample]
+    except Exception as error:  # noqa: BLE001 (the learner's code: say what failed, do not stop the notebook)
+        return wrong(f"make_example raised {type(error).__name__}: {error}")
+    return check(examples[0], lambda _: _judge_examples(examples, sample))
+
+
+def _judge_examples(examples, sample) -> Verdict:
+    from labkit.core.evaluate import is_correct
+
+    for example, person in zip(examples, sample):
+        turns = example.get("messages") if isinstance(example, dict) else None
+        if not isinstance(turns, list) or not all(isinstance(t, dict) and {"role", "content"} <= set(t)
+                                                  for t in turns):
+            return wrong('return a dict whose "messages" is a list of turns, each {"role": ..., "content": ...}.')
+        if [t["role"] for t in turns if t["role"] != "system"] != ["user", "assistant"]:
+            return wrong('the turns must be the user\'s question, then the assistant\'s answer '
+                         '(roles "user" and "assistant").')
+        question, answer = turns[-2]["content"], turns[-1]["content"]
+        if person.name not in question:
+            return wrong(f"the question must name the person ({person.name}): the model cannot answer "
+                         "about someone it is not told of.")
+        wanted = {"job": person.job, "town": person.town}
+        if example.get("expected") != wanted:
+            return wrong(f'"expected" names the facts a right answer states: for {person.name}, {wanted}.')
+        if not is_correct(answer, wanted):
+            return wrong(f"the assistant's answer must state the job and the town: for {person.name}, "
+                         f"{person.job} and {person.town} (got {answer!r}).")
+    return right("every example asks about one person and answers with their job and town, and "
+                 '"expected" names both, so the scorer can grade a reply. The next cell trains on them.')
 
 
 def your_turn(make_example, start_model, tokenizer, train_set, profile: str = "tiny", steps: int = 60, seed: int = 0):

@@ -55,8 +55,9 @@ LESSONS: tuple[Lesson, ...] = (
         "instruction → response data, formats, chat templates, train/validation split, SFT",
         "live loss plot, before/after", "held-out accuracy before → after",
         metrics=("heldout_accuracy_before", "heldout_accuracy_after", "val_perplexity_before",
-                 "val_perplexity_after", "train_seconds", "train_tokens_per_second"),
-        test_parameters={"max_steps": 80, "learning_rate": 1e-3, "n_eval": 60, "your_turn_steps": 20},
+                 "val_perplexity_after", "train_seconds", "train_tokens_per_second", "your_turn"),
+        test_parameters={"max_steps": 80, "learning_rate": 1e-3, "n_eval": 60, "your_turn_steps": 20,
+                         "solutions": True},
     ),
     Lesson(
         "01b", "evaluate",
@@ -75,8 +76,8 @@ LESSONS: tuple[Lesson, ...] = (
         "LoRA rank explorer; method picker", "trainable params, time, memory, accuracy per rank",
         metrics=("lora_params_llama2_7b_r8_qv", "full_ft_accuracy", "lora_accuracy_by_rank",
                  "lora_trainable_fraction_by_rank", "peak_memory_full_ft_mb", "peak_memory_lora_mb",
-                 "merge_max_abs_diff"),
-        test_parameters={"ranks": [4, 64], "max_steps": 40, "n_eval": 40},
+                 "merge_max_abs_diff", "forgetting_full_ft", "forgetting_lora", "your_turn"),
+        test_parameters={"ranks": [4, 64], "max_steps": 40, "n_eval": 40, "solutions": True},
     ),
     Lesson(
         "03", "rlhf",

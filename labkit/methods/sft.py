@@ -45,7 +45,8 @@ class SFTSettings(TrainerSettings):
             save_strategy="steps" if self.save_steps else "no", save_steps=self.save_steps or 500,
             include_num_input_tokens_seen="non_padding", dataset_num_proc=None,
         )
-        return SFTConfig(**arguments, **self.extra)
+        # extra wins over the shared fields: extra=tracking_arguments(...) turns report_to on for one run
+        return SFTConfig(**{**arguments, **self.extra})
 
 
 def training_columns(dataset):

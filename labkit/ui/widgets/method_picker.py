@@ -40,7 +40,7 @@ CARDS = {
         "1 model, trained whole: weights, a gradient and two AdamW moments for every parameter",
         "thousands to millions of examples in the target format",
         "the task is far from pre-training, you have lots of data and GPUs, and want the last "
-        "points of quality. Watch for forgetting (lesson 01 shows it).",
+        "points of quality. Watch for forgetting (lesson 02 measures it).",
         "simple code, the highest cost"),
     "lora": MethodCard(
         "LoRA", "small low-rank adapters B·A next to frozen weights (0.01–1 % of the parameters)",
