@@ -88,7 +88,11 @@ def test_sigkill_loses_at_most_the_label_in_flight_and_resume_adds_no_duplicates
         first = worker.stdout.readline()
         time.sleep(rng.uniform(0.0, 0.3))
         worker.send_signal(signal.SIGKILL)
-        out, _ = worker.communicate()
+        # Read the rest through the same file object: readline() may have buffered more lines than the
+        # first, and communicate() reads the pipe's descriptor directly, past that buffer.
+        out = worker.stdout.read()
+        worker.stderr.read()
+        worker.wait()
         acked_now = set((first + out).split())
         kills_mid_labeling += worker.returncode == -signal.SIGKILL and bool(acked_now)
         records, problems = parse_label_lines(store.read_bytes(), str(store))
