@@ -103,7 +103,7 @@ LESSONS: tuple[Lesson, ...] = (
         test_parameters={"train_steps": 20, "n_probe": 8},
     ),
     Lesson(
-        "07", "final_check",
+        "08", "final_check",
         "the six-question check over the whole course",
         "quiz", "score",
         # "score" is recorded too (the learner's best, null until taken) but not required: a headless run has none.
