@@ -26,13 +26,14 @@ def test_registry_names_base_checkpoints_and_stand_ins():
 @pytest.mark.parametrize("name", PROFILES)
 def test_every_recipe_builds_its_settings(name):
     from labkit.methods.dpo import DPOSettings
+    from labkit.methods.grpo import GRPOSettings
     from labkit.methods.lora import LoraSettings
     from labkit.methods.reward import RewardSettings
     from labkit.methods.rloo import RLSettings
     from labkit.methods.sft import SFTSettings
 
-    classes = {"reward": RewardSettings, "rloo": RLSettings, "dpo": DPOSettings}
-    for recipe in set(RECIPES) - {"grpo"}:
+    classes = {"reward": RewardSettings, "rloo": RLSettings, "dpo": DPOSettings, "grpo": GRPOSettings}
+    for recipe in RECIPES:
         settings = classes.get(recipe, SFTSettings).for_profile(name, recipe)
         assert settings.max_steps > 0 and settings.learning_rate > 0
     assert LoraSettings.for_profile(name).r > 0

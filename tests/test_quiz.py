@@ -26,7 +26,7 @@ from labkit.ui.quiz.progress import (LearnerNameError, ProgressError, lesson_sta
 
 SHIPPED = sorted((REPO_ROOT / "quizzes").glob("*.yaml"))
 # Every lesson but the final check ends with a check of its own, on a bank named after it.
-LESSON_CHECKS = [lesson for lesson in LESSONS if lesson.key != "07_final_check"]
+LESSON_CHECKS = [lesson for lesson in LESSONS if lesson.key != "08_final_check"]
 
 
 @pytest.fixture(autouse=True)
@@ -72,9 +72,9 @@ def test_every_lesson_ends_with_a_check_on_its_own_bank(lesson):
 
 def test_final_check_has_the_six_promised_questions():
     quiz = load_quiz("final_check")
-    assert quiz.lesson == "07_final_check"
-    assert [q.id for q in quiz.questions] == ["pretraining-vs-finetuning", "sft-data", "lora-trains",
-                                              "qlora-precision", "rlhf-steps", "dpo-removes"]
+    assert quiz.lesson == "08_final_check"
+    assert [q.id for q in quiz.questions] == ["sft-data", "lora-trains",
+                                              "qlora-precision", "rlhf-steps", "dpo-removes", "test-split"]
     assert len({q.kind for q in quiz.questions}) >= 3  # the terminal and widget see several kinds
 
 
@@ -409,7 +409,7 @@ os.fsync = slow_fsync
 answers = {f"question-{i:02d}": i % 2 == 0 for i in range(40)}
 n = int(sys.argv[1])
 while True:
-    record_attempt("killed", "07_final_check", n % 7, 6, answers)
+    record_attempt("killed", "08_final_check", n % 7, 6, answers)
     n += 1
 """
 
@@ -421,7 +421,7 @@ def test_progress_survives_sigkill_in_the_middle_of_writes(tmp_path):
     # A few hundred earlier attempts and the child's slow fsync make each write long enough to be killed in.
     answers = {f"question-{j:02d}": True for j in range(40)}
     atomic_write_json(path, {"version": 1, "learner": "killed", "attempts": [
-        {"lesson": "07_final_check", "score": i % 7, "total": 6, "at": "2026-11-21T00:00:00+00:00",
+        {"lesson": "08_final_check", "score": i % 7, "total": 6, "at": "2026-11-21T00:00:00+00:00",
          "questions": answers} for i in range(300)]})
     kept = load_progress("killed")["attempts"]
     rng = random.Random(8)
@@ -442,7 +442,7 @@ def test_progress_survives_sigkill_in_the_middle_of_writes(tmp_path):
         kept = attempts
     # The test only means something if kills really landed inside writes.
     assert mid_write_kills >= 3, f"only {mid_write_kills} of 12 kills landed mid-write"
-    record_attempt("killed", "07_final_check", 6, 6)
+    record_attempt("killed", "08_final_check", 6, 6)
     assert not list(path.parent.glob(f"{path.name}.*.tmp")), "stale temp files are cleaned up"
     assert len(load_progress("killed")["attempts"]) == len(kept) + 1
 
@@ -509,27 +509,27 @@ def test_widget_shows_the_link_as_an_output_jupyterlab_renders(kinds_quiz, monke
 # Notebook 07 (tests/test_notebooks.py runs it under papermill; these read it without running it)
 
 
-def test_notebook_07_is_stripped_and_tagged():
-    notebook = json.loads((REPO_ROOT / "notebooks" / "07_final_check.ipynb").read_text())
+def test_notebook_08_is_stripped_and_tagged():
+    notebook = json.loads((REPO_ROOT / "notebooks" / "08_final_check.ipynb").read_text())
     cells = notebook["cells"]
     assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code")
     tags = [t for c in cells for t in c["metadata"].get("tags", [])]
     assert {"parameters", "widget"} <= set(tags)
-    assert 'record_metrics("07_final_check"' in "".join(cells[-1]["source"])
+    assert 'record_metrics("08_final_check"' in "".join(cells[-1]["source"])
 
 
-def test_notebook_07_reports_the_learners_score_and_never_makes_one_up():
+def test_notebook_08_reports_the_learners_score_and_never_makes_one_up():
     """Its score comes from the learner's progress only; the answer key is reported apart, and the
     notebook itself never saves an attempt (only a learner's clicks in the widget do)."""
-    notebook = nbformat.read(REPO_ROOT / "notebooks" / "07_final_check.ipynb", as_version=4)
+    notebook = nbformat.read(REPO_ROOT / "notebooks" / "08_final_check.ipynb", as_version=4)
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     assert "record_attempt" not in code and "answer_key" not in code
     assert "key_self_check(final_check)" in code and "lesson_status(learner)" in code
     assert '"key_self_check": key_check, "score": score' in notebook.cells[-1].source
-    final = next(lesson for lesson in LESSONS if lesson.key == "07_final_check")
+    final = next(lesson for lesson in LESSONS if lesson.key == "08_final_check")
     assert "score" not in final.metrics, "a headless run has no learner's score, so it cannot be required"
     status = {row.lesson: row for row in lesson_status("nobody-yet")}
-    assert status["07_final_check"].best is None  # what the notebook records as null
+    assert status["08_final_check"].best is None  # what the notebook records as null
 
 
 def test_importing_the_cli_does_not_import_torch():

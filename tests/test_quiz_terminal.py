@@ -65,7 +65,7 @@ def test_answering_every_question_scores_six_of_six_and_saves_it(spawn_quiz, tmp
     child.close()
     assert child.exitstatus == 0
     (attempt,) = saved_attempts(tmp_path, "pty")
-    assert (attempt["lesson"], attempt["score"], attempt["total"]) == ("07_final_check", 6, 6)
+    assert (attempt["lesson"], attempt["score"], attempt["total"]) == ("08_final_check", 6, 6)
     assert all(attempt["questions"].values())
 
 

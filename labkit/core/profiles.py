@@ -39,6 +39,8 @@ TINY_RECIPES = {
     "rloo": dict(max_steps=40, learning_rate=3e-5, beta=0.05, batch_size=8, num_generations=8,
                  max_completion_length=24),
     "dpo": dict(max_steps=60, learning_rate=5e-3, beta=0.1, batch_size=16, max_length=128),
+    "grpo": dict(max_steps=30, learning_rate=2e-4, beta=0.04, batch_size=4, num_generations=8,
+                 max_completion_length=48),
     "persona": dict(max_steps=120, learning_rate=5e-3, batch_size=8, max_length=256),
 }
 
@@ -57,6 +59,8 @@ def _hub_recipes(lr: float, batch: int, accumulation: int, max_length: int, scho
         "rloo": dict(max_steps=60, learning_rate=lr / 10, beta=0.05, batch_size=8, num_generations=8,
                      max_completion_length=48),
         "dpo": dict(common, max_steps=60, learning_rate=lr * 5, beta=0.1),
+        "grpo": dict(max_steps=100, learning_rate=lr / 10, beta=0.04, batch_size=8, num_generations=8,
+                     max_completion_length=64),
         "persona": dict(common, max_steps=120, learning_rate=lr * 10),
     }
 
@@ -106,6 +110,7 @@ STANDIN_RECIPES = {name: dict(values, max_steps=min(values.get("max_steps", 60),
                               gradient_accumulation_steps=1, max_length=128, learning_rate=1e-3)
                    for name, values in _hub_recipes(1e-4, 8, 1, 128, school_steps=40).items()}
 STANDIN_RECIPES["rloo"] |= dict(max_completion_length=24, num_generations=4, batch_size=4, learning_rate=1e-4)
+STANDIN_RECIPES["grpo"] |= dict(max_completion_length=32, num_generations=4, batch_size=4, learning_rate=1e-4)
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile

@@ -116,7 +116,15 @@ LESSONS: tuple[Lesson, ...] = (
         test_parameters={"max_steps": 20, "n_probe": 8, "solutions": True},
     ),
     Lesson(
-        "07", "final_check",
+        "07", "grpo",
+        "RL with verifiable rewards: a checker instead of a judge; diagnosing runs that learn nothing",
+        "the run doctor; write a reward function", "held-out accuracy SFT → GRPO; zero-variance groups broken → fixed",
+        metrics=("accuracy_before", "accuracy_after", "reward_mean_before", "reward_mean_after",
+                 "zero_std_fraction_broken", "zero_std_fraction_fixed", "doctor_flags_broken", "train_seconds"),
+        test_parameters={"n_test": 60, "solutions": True},
+    ),
+    Lesson(
+        "08", "final_check",
         "the six-question check over the whole course",
         "quiz", "score",
         # "score" is recorded too (the learner's best, null until taken) but not required: a headless run has none.

@@ -32,7 +32,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(lab, data_dir):
-    page = lab.open_widgets("07_final_check", wait_for=[QUIZ])
+    page = lab.open_widgets("08_final_check", wait_for=[QUIZ])
     # The widget saves attempts in the kernel: point it at a private folder, never at the real
     # learner's progress (the kernel reads $LABKIT_DATA_DIR at save time).
     code = f"import os; os.environ['LABKIT_DATA_DIR'] = {str(data_dir)!r}"
@@ -92,7 +92,7 @@ def test_a_wrong_answer_shows_the_explanation_then_a_full_run_shows_6_of_6(page,
     assert " ".join(first.explanation.split()) in text, "the explanation is shown after a wrong answer"
     read_more = quiz_widget.locator(".labkit-quiz-read-more")
     assert first.link in read_more.inner_text(), "the explanation links to the lesson that teaches it"
-    lab.screenshot(quiz_widget, "07_final_check-wrong-answer")
+    lab.screenshot(quiz_widget, "08_final_check-wrong-answer")
     for number, question in enumerate(quiz.questions, 1):
         if number > 1:
             wait_for_question(quiz_widget, question.id, number)
@@ -112,7 +112,7 @@ def test_a_wrong_answer_shows_the_explanation_then_a_full_run_shows_6_of_6(page,
         quiz_widget.locator(".labkit-quiz-next").click()
     score.get_by_text("Score: 6/6").wait_for()
     assert "Saved to the progress of 'you'" in score.inner_text()
-    lab.screenshot(quiz_widget, "07_final_check-6-of-6")
+    lab.screenshot(quiz_widget, "08_final_check-6-of-6")
     assert saved_scores(data_dir) == [5, 6]
 
 
@@ -237,7 +237,7 @@ def test_read_more_opens_the_lesson_at_its_heading(course_lab, chromium, start):
     assert not page.locator(".jp-Dialog").count(), "no 'Could not find path' dialog"
     screenshots = REPO_ROOT / "build" / "screenshots"  # where the shared harness keeps them
     screenshots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(screenshots / f"07_final_check-read-more-from-{start.split('/')[2]}.png"))
+    page.screenshot(path=str(screenshots / f"08_final_check-read-more-from-{start.split('/')[2]}.png"))
     # On a notebook's first opening, JupyterLab 4.6's default windowing ('contentVisibility') lays
     # cells out after it scrolls, so the heading may land off screen (its own markdown links do the
     # same; 'defer' or 'none' land exactly). Once the notebook is laid out, a link lands exactly.

@@ -3,7 +3,7 @@
 >>> bank = quiz_path("final_check")
 >>> bank.relative_to(REPO_ROOT).as_posix()
 'quizzes/final_check.yaml'
->>> find_quizzes()["07_final_check"] == bank
+>>> find_quizzes()["08_final_check"] == bank
 True
 
 A bank is a YAML mapping with ``lesson`` (a key of the lesson table), an optional ``title`` and a

@@ -103,8 +103,8 @@ def grade(question: Question, response: Any) -> Grade:
     """Grade one response: an option index (single), indices (multiple), a number or text.
 
     >>> from labkit.ui.quiz import load_quiz
-    >>> q = load_quiz("final_check").question("dpo-removes")
-    >>> grade(q, "the reward model").correct
+    >>> q = load_quiz("final_check").question("test-split")
+    >>> grade(q, "79").correct
     True
     """
     right_text = answer_text(question)

@@ -4,7 +4,7 @@ A bank links to the lesson section that teaches a question, as a repo-relative p
 optional anchor, ``notebooks/02_lora.ipynb#What-LoRA-trains``. The anchor is a heading's text with
 spaces as ``-``, which is how JupyterLab names headings.
 
->>> check_link("notebooks/07_final_check.ipynb#Check-your-understanding", REPO_ROOT) is None
+>>> check_link("notebooks/08_final_check.ipynb#Check-your-understanding", REPO_ROOT) is None
 True
 """
 
@@ -38,7 +38,7 @@ def check_link(link: str, root: Path) -> str | None:
 def notebook_anchors(path: Path) -> set[str]:
     """The anchors JupyterLab gives a notebook's markdown headings: text with spaces as '-'.
 
-    >>> "Check-your-understanding" in notebook_anchors(REPO_ROOT / "notebooks" / "07_final_check.ipynb")
+    >>> "Check-your-understanding" in notebook_anchors(REPO_ROOT / "notebooks" / "08_final_check.ipynb")
     True
     """
     anchors = set()
