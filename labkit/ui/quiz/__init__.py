@@ -2,7 +2,7 @@
 
 >>> from labkit.ui.quiz import load_quiz, grade_quiz
 >>> quiz = load_quiz("final_check")
->>> grade_quiz(quiz, {"dpo-removes": "the reward model"}).by_id()["dpo-removes"]
+>>> grade_quiz(quiz, {"test-split": 79}).by_id()["test-split"]
 True
 
 - :mod:`~labkit.ui.quiz.bank`: the dataclasses a bank becomes, where banks live, computed answers;

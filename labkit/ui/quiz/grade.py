@@ -2,7 +2,7 @@
 
 >>> from labkit.ui.quiz import load_quiz
 >>> quiz = load_quiz("final_check")
->>> grade_quiz(quiz, {"dpo-removes": "the reward model"}).score
+>>> grade_quiz(quiz, {"test-split": 79}).score
 1
 >>> key_self_check(quiz) == len(quiz.questions)
 True
