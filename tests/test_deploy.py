@@ -47,6 +47,12 @@ def deployment(tmp_path_factory):
     """Lesson 05's small merged model, exported and compared on the held-out questions once per run."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: `make test-deploy` builds it")
     from labkit.lessons import l05_qlora
+    from labkit.methods.gguf_export import llama_cpp_source
+
+    try:
+        llama_cpp_source()
+    except FileNotFoundError as missing:  # installed, but this checkout has not unpacked its source
+        pytest.skip(str(missing))
 
     merged = l05_qlora.merged_model("tiny", max_steps=DEPLOY_STEPS)
     out_dir = tmp_path_factory.mktemp("deploy")

@@ -234,13 +234,16 @@ def test_start_again_retracts_every_label_durably_and_who_labeled_counts_people_
 
 def test_the_labeler_waits_for_people_or_the_finish_button_and_never_when_headless(tmp_path):
     import asyncio
+    import concurrent.futures
 
     from labkit.ui.widgets.labeler import Labeler
 
     pairs = make_pairs(4)
     labeler = Labeler(LabelStore(tmp_path / "labels.jsonl"), pairs, annotator="ada")
     assert not labeler.ready(2)
-    asyncio.run(labeler.wait_for_learner(2, headless=True))  # returns at once: nobody can click
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # returns at once: nobody can click
+        pool.submit(asyncio.run, labeler.wait_for_learner(2, headless=True)).result(timeout=60)
     labeler.choose("left")
     assert not labeler.ready(2) and "pairs labeled by people: 1" in labeler.count.value
     labeler.choose("right")
