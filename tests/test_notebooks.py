@@ -3,6 +3,8 @@ records the metrics its lesson promises, and shows its effect."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -124,3 +126,12 @@ def test_notebook_conventions(lesson):
         assert checked or not cell.get("outputs"), f"{lesson.key}: outputs left in a cell nbval does not check"
         for forbidden in ("login(", "notebook_login", "bf16=True", "api_key="):
             assert forbidden not in cell.source, f"{lesson.key} uses {forbidden}"
+
+
+@pytest.mark.notebook
+def test_a_relative_output_folder_still_collects_the_metrics(tmp_path, monkeypatch):
+    # `make course-small` passes `--out build/course-small`; the kernel runs in notebooks/.
+    monkeypatch.chdir(tmp_path)
+    final_check = next(lesson for lesson in LESSONS if lesson.slug == "final_check")
+    run = run_lesson(final_check, Path("course-out"), small=True)
+    assert run.ok and run.metrics["questions"] == 6, run.error

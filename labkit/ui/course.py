@@ -70,6 +70,9 @@ def run_lesson(lesson: Lesson, out_dir: Path = COURSE_DIR, small: bool = False,
     """Execute one lesson notebook with papermill and collect the metrics it recorded."""
     import papermill
 
+    # Absolute: the kernel runs in notebooks/, so a relative folder (`--out build/course-small`) would
+    # send its metrics somewhere this process does not look.
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_dir = out_dir / "metrics"
     metrics_file = metrics_dir / f"{lesson.key}.json"
