@@ -11,13 +11,15 @@ and only the newly generated tokens decoded as the reply.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from labkit.core.batching import generate_texts, render_chats
 from labkit.core.chat_template import prepare_tokenizer
 
 QUIT_WORDS = ("", "quit", "exit", "bye")
 
 
-class Conversation:
+class Conversation(ABC):
     """A conversation's bookkeeping: the system prompt, the history, and one user turn at a time.
 
     Subclasses say how a reply is made (:meth:`reply_to`); :class:`Chat` asks a PyTorch model,
@@ -37,8 +39,9 @@ class Conversation:
         """Forget the history (the system prompt stays)."""
         self.history = []
 
+    @abstractmethod
     def reply_to(self, messages: list[dict]) -> str:
-        raise NotImplementedError
+        """The assistant's reply to the conversation ``messages`` (the system prompt and the history)."""
 
     def send(self, text: str) -> str:
         """Add a user turn, generate the assistant's turn, keep both in the history, return the reply."""
