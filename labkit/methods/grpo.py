@@ -19,13 +19,14 @@ from typing import ClassVar
 from labkit.core.evaluate import generate_replies
 from labkit.core.plots import Panel
 from labkit.methods.planner import plan_run, refuse_if_too_big, training_method
-from labkit.methods.settings import TrainerSettings, use_gradient_checkpointing
+from labkit.methods.rloo import RLSettings
+from labkit.methods.settings import use_gradient_checkpointing
 from labkit.methods.trainer import TrainResult, run_trainer
 from labkit.paths import RUNS_DIR
 
 
 @dataclass
-class GRPOSettings(TrainerSettings):
+class GRPOSettings(RLSettings):
     """GRPO settings. Where a default differs from TRL's, the comment says why.
 
     ``batch_size`` counts prompts per step; each is answered ``num_generations`` times.
@@ -51,12 +52,7 @@ class GRPOSettings(TrainerSettings):
     def to_grpo_config(self, gradient_checkpointing: bool = False):
         from trl import GRPOConfig
 
-        arguments = self.trl_arguments(gradient_checkpointing)
-        # TRL's batch counts completions: prompts per step × answers per prompt.
-        arguments["per_device_train_batch_size"] = self.batch_size * self.num_generations
-        return GRPOConfig(**arguments, beta=self.beta, num_generations=self.num_generations,
-                          max_completion_length=self.max_completion_length, temperature=self.temperature,
-                          **self.extra)
+        return GRPOConfig(**self.group_arguments(gradient_checkpointing))
 
 
 def group_advantages(rewards: list[float], epsilon: float = 1e-4) -> list[float]:

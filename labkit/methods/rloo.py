@@ -40,15 +40,19 @@ class RLSettings(TrainerSettings):
     logging_steps: int = 2
     output_dir: str = str(RUNS_DIR / "rloo")
 
-    def to_rloo_config(self, gradient_checkpointing: bool = False):
-        from trl import RLOOConfig
-
+    def group_arguments(self, gradient_checkpointing: bool = False) -> dict:
+        """The trainer arguments of a method that samples a group of replies per prompt (RLOO, GRPO)."""
         arguments = self.trl_arguments(gradient_checkpointing)
         # TRL's batch counts completions: prompts per step × replies per prompt.
         arguments["per_device_train_batch_size"] = self.batch_size * self.num_generations
-        return RLOOConfig(**arguments, beta=self.beta, num_generations=self.num_generations,
-                          max_completion_length=self.max_completion_length, temperature=self.temperature,
-                          **self.extra)
+        return {**arguments, "beta": self.beta, "num_generations": self.num_generations,
+                "max_completion_length": self.max_completion_length, "temperature": self.temperature,
+                **self.extra}
+
+    def to_rloo_config(self, gradient_checkpointing: bool = False):
+        from trl import RLOOConfig
+
+        return RLOOConfig(**self.group_arguments(gradient_checkpointing))
 
 
 def train_policy(policy, tokenizer, reward_model, questions: list[str], settings: RLSettings | None = None,
