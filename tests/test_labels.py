@@ -22,7 +22,7 @@ from labkit.core.data.labels import DuplicateLabelError, LabelStore
 WORKER = textwrap.dedent("""
     import json, os, sys, time
     from labkit.core.data.labels import DuplicateLabelError, LabelStore, load_pairs
-    store_path, pairs_path, annotator, choice, start_gate = sys.argv[1:6]
+    store_path, pairs_path, annotator, choice, start_gate, pace = sys.argv[1:7]
     pairs = load_pairs(pairs_path)
     store = LabelStore(store_path)
     if start_gate:  # say we are ready, then wait for the gate to open, so sessions really overlap
@@ -39,6 +39,7 @@ WORKER = textwrap.dedent("""
         except DuplicateLabelError:
             continue  # the other session took this pair first
         print(pairs[index]["pair_id"], flush=True)
+        time.sleep(float(pace))  # a labeler's pause between clicks, outside the lock
 """)
 
 
@@ -48,9 +49,10 @@ def make_pairs(n: int) -> list[dict]:
 
 
 def start_worker(store: Path, pairs_file: Path, annotator: str, choice: str = "a",
-                 start_gate: Path | None = None) -> subprocess.Popen:
+                 start_gate: Path | None = None, pace: float = 0.0) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WORKER, str(store), str(pairs_file), annotator, choice,
-                             str(start_gate or "")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(start_gate or ""), str(pace)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def open_gate_when_ready(gate: Path, workers: int, timeout: float = 120) -> None:
@@ -117,7 +119,10 @@ def test_two_sessions_at_once_lose_nothing_and_write_no_duplicate(tmp_path, anno
 
     store, pairs_file = tmp_path / "labels.jsonl", save_pairs(make_pairs(400), tmp_path / "pairs.jsonl")
     gate = tmp_path / "go"
-    workers = [start_worker(store, pairs_file, name, choice, gate) for name, choice in zip(annotators, ("a", "b"))]
+    # A short pause between labels, as a person makes: without it one session re-takes the file lock the
+    # moment it lets go, and the other (filelock polls every 50 ms) may wait until the list is done.
+    workers = [start_worker(store, pairs_file, name, choice, gate, pace=0.005)
+               for name, choice in zip(annotators, ("a", "b"))]
     open_gate_when_ready(gate, len(workers))
     outputs = [w.communicate(timeout=180) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
