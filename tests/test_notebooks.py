@@ -14,8 +14,10 @@ from labkit.lessons.registry import LESSONS
 # The effect each lesson must show even at its small test size.
 EFFECTS = {
     "00_start_here": lambda m: m["base_continuation_accuracy"] > m["base_instruction_accuracy"] + 0.3,
+    # The over-fitted run's validation loss climbs after its best step; few-shot prompts are longer.
     "01_sft": lambda m: m["heldout_accuracy_after"] > m["heldout_accuracy_before"] + 0.3
-    and m["val_perplexity_after"] < m["val_perplexity_before"] and m["your_turn"] == "right",
+    and m["val_perplexity_after"] < m["val_perplexity_before"] and m["your_turn"] == "right"
+    and m["overfit_val_loss_rise"] > 0.1 and m["few_shot_prompt_tokens"] > 2 * m["sft_prompt_tokens"],
     # Run with solutions=True. Same model, same questions: lm-eval counts exactly as labkit does; the base
     # model knows facts (log-likelihood, chance 25%) it cannot yet state; choosing on test flatters test.
     "01b_evaluate": lambda m: m["lm_eval_accuracy_sft"] == m["labkit_accuracy_sft"] and m["your_turn"] == "right"
