@@ -13,8 +13,13 @@ A lesson makes a widget testable by tagging its setup cell ``setup`` and each wi
         lab.screenshot(page, "02_lora-something")   # build/screenshots/02_lora-something.png
         page.context.close()
 
-One server serves the whole session. Each ``open_widgets`` shuts down earlier kernels and opens
-the notebook in a fresh workspace, so lessons do not see each other's state.
+One server serves the whole session. Each ``open_widgets`` (or ``open``) shuts down earlier kernels
+and opens the notebook in a fresh workspace, so lessons do not see each other's state. A test that
+runs a whole lesson copies it under ``lab.root`` and drives it with ``open``, ``run_all``,
+``code_cells`` and ``wait_until_run``.
+
+Labels and metrics written in the browser go to temporary folders, never to the learner's
+labels/ or to build/course/.
 
 Chromium comes from apt (``apt-get install -y chromium``): Playwright cannot download its own
 browser offline. Tests are skipped, with that reason, only when /usr/bin/chromium is absent.
@@ -29,6 +34,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -45,6 +51,13 @@ SCREENSHOTS_DIR = REPO_ROOT / "build" / "screenshots"
 TESTED_TAGS = ("parameters", "setup", "widget")
 SERVER_START_SECONDS = 90
 RUN_SECONDS = 180  # the setup cell imports torch; widget cells compute in milliseconds
+
+# Labels written by tests must never land in a learner's labels/ folder: the server's kernels keep
+# them here. Set at collection, before the server starts, so module-scoped fixtures see it too; the
+# root conftest points each test function at a folder of its own, so a test that reads what a kernel
+# wrote sets it back (``monkeypatch.setenv("LABKIT_LABELS_DIR", str(lab.labels_dir))``).
+LABELS_DIR = Path(tempfile.mkdtemp(prefix="labkit-test-labels-"))
+os.environ["LABKIT_LABELS_DIR"] = str(LABELS_DIR)
 
 
 def pytest_collection_modifyitems(items):
@@ -89,48 +102,81 @@ def widget_notebook(lesson: str, out_dir: Path) -> Path:
 class JupyterLab:
     """A running JupyterLab server plus the browser pointed at it."""
 
-    def __init__(self, url: str, token: str, root: Path, browser):
+    def __init__(self, url: str, token: str, root: Path, metrics_dir: Path, browser):
         self.url, self.token, self.root, self.browser = url, token, root, browser
+        self.metrics_dir = metrics_dir  # where ``labkit.record_metrics`` writes in this server's kernels
+        self.labels_dir = LABELS_DIR  # where their lessons keep preference labels
 
     def open_widgets(self, lesson: str, wait_for=()):
         """Open a lesson's widget notebook, run all cells, wait for ``wait_for`` selectors."""
         path = widget_notebook(lesson, self.root)
-        self.shut_down_kernels()
-        page = self.browser.new_page(viewport={"width": 1500, "height": 1200})
-        page.set_default_timeout(RUN_SECONDS * 1000)
-        # A fresh workspace per page (``?reset``): JupyterLab would otherwise reopen the
-        # notebooks of earlier tests next to this one.
-        page.goto(f"{self.url}/lab/workspaces/{path.stem}/tree/{path.name}?reset&token={self.token}")
-        # The panel is found by its path, not as the "current" widget, which focus can change.
-        panel = (f"Array.from(window.jupyterapp.shell.widgets('main'))"
-                 f".find(w => w.context && w.context.path === {json.dumps(path.name)})")
-        page.wait_for_function(f"""() => {{
-            const panel = window.jupyterapp && {panel};
-            const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
-            return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-        }}""")
-        page.evaluate(f"""() => {{
-            const panel = {panel};
-            window.jupyterapp.shell.activateById(panel.id);
-            return window.jupyterapp.commands.execute('notebook:run-all-cells');
-        }}""")
-        # Done when every code cell has an execution count and the kernel is idle again.
-        page.wait_for_function(f"""() => {{
-            const panel = {panel};
-            const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-            return cells.every(c => c.model.executionCount !== null)
-                && panel.sessionContext.session.kernel.status === 'idle';
-        }}""")
-        errors = page.evaluate(f"""() => {panel}.content.widgets
-            .map(c => c.model.toJSON()).filter(c => c.cell_type === 'code')
-            .flatMap(c => c.outputs.filter(o => o.output_type === 'error')
-                              .map(o => o.ename + ': ' + o.evalue + '\\n' + c.source))""")
-        if errors:
-            self.screenshot(page, f"{lesson}-error")
-            raise AssertionError(f"{path.name}: a cell raised\n" + "\n".join(errors))
+        page = self.open(path)
+        self.run_all(page, path)
+        self.wait_until_run(page, path, lesson, RUN_SECONDS)
         for selector in wait_for:
             page.locator(selector).first.wait_for(state="visible")
         return page
+
+    def open(self, path: Path):
+        """Shut down earlier kernels, open the notebook at ``path`` (under ``root``); return the page
+        once its kernel is idle."""
+        self.shut_down_kernels()
+        page = self.browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.set_default_timeout(RUN_SECONDS * 1000)
+        name = path.relative_to(self.root).as_posix()
+        # A fresh workspace per page (``?reset``): JupyterLab would otherwise reopen the
+        # notebooks of earlier tests next to this one.
+        page.goto(f"{self.url}/lab/workspaces/{path.stem}/tree/{name}?reset&token={self.token}")
+        page.wait_for_function(f"""() => {{
+            const panel = window.jupyterapp && {self._panel(path)};
+            const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+            return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }}""")
+        return page
+
+    def run_all(self, page, path: Path):
+        """Run → Run All Cells from the menu bar, as a learner does; returns as soon as the cells are queued."""
+        page.evaluate(f"() => window.jupyterapp.shell.activateById({self._panel(path)}.id)")
+        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+
+    def code_cells(self, page, path: Path) -> list[dict]:
+        """The notebook's code cells as the browser holds them now: tags, source, execution_count and
+        outputs (as in nbformat), and state: "running" while the cell executes ([*]), else "idle"."""
+        return page.evaluate(f"""() => {self._panel(path)}.content.widgets
+            .filter(c => c.model.type === 'code')
+            .map(c => [c.model.executionState, c.model.toJSON()])
+            .map(([state, c]) => ({{tags: (c.metadata.tags || []), source: c.source, state: state,
+                                    execution_count: c.execution_count, outputs: c.outputs}}))""")
+
+    def wait_until_run(self, page, path: Path, name: str, seconds: float):
+        """Wait until every code cell has an execution count and the kernel is idle; fail on a cell's error."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_function(f"""() => {{
+                const panel = {self._panel(path)};
+                const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+                return cells.every(c => c.model.executionCount !== null)
+                    && panel.sessionContext.session.kernel.status === 'idle';
+            }}""", timeout=seconds * 1000)
+        except PlaywrightTimeout:
+            self.screenshot(page, f"{name}-timeout")
+            waiting = next((cell for cell in self.code_cells(page, path) if cell["execution_count"] is None), None)
+            raise AssertionError(f"{path.name} did not finish in {seconds} s; the first cell not run "
+                                 f"({waiting and waiting['state']}):\n{waiting and waiting['source']}") from None
+        errors = [f"{output['ename']}: {output['evalue']}\n{''.join(cell['source'])}"
+                  for cell in self.code_cells(page, path) for output in cell["outputs"]
+                  if output["output_type"] == "error"]
+        if errors:
+            self.screenshot(page, f"{name}-error")
+            raise AssertionError(f"{path.name}: a cell raised\n" + "\n".join(errors))
+
+    def _panel(self, path: Path) -> str:
+        """JavaScript for the notebook panel of ``path``: found by its path, not as the "current"
+        widget, which focus can change."""
+        name = json.dumps(path.relative_to(self.root).as_posix())
+        return f"Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === {name})"
 
     def shut_down_kernels(self):
         """End the sessions of earlier tests: each lesson starts on a fresh kernel, and idle
@@ -166,8 +212,10 @@ def jupyter_server(tmp_path_factory):
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           # Quiz attempts and labels made in the browser stay out of the learner's own data.
-           "LABKIT_DATA_DIR": str(home / "learner-data"),
+           # Quiz attempts made in the browser stay out of the learner's own data, and metrics
+           # recorded by lessons run here out of build/course.
+           "LABKIT_DATA_DIR": str(home / "learner-data"), "LABKIT_METRICS_DIR": str(home / "metrics"),
+           "LABKIT_LABELS_DIR": str(LABELS_DIR),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     # No "get notified about Jupyter news?" toast over the widgets in screenshots.
     notification = home / "settings" / "@jupyterlab" / "apputils-extension"
@@ -198,7 +246,7 @@ def jupyter_server(tmp_path_factory):
                 raise RuntimeError(f"JupyterLab did not start on {url} within {SERVER_START_SECONDS} s; "
                                    f"its log ({home / 'server.log'}) ends:\n{tail}") from error
             time.sleep(0.5)
-    yield url, token, root
+    yield url, token, root, home / "metrics"
     server.terminate()
     try:
         server.wait(timeout=20)
@@ -226,5 +274,5 @@ def lab(jupyter_server, chromium):
     Close the page when done (``page.context.close()``); a module-scoped fixture that opens a
     lesson once and shares the page between its tests keeps the suite quick.
     """
-    url, token, root = jupyter_server
-    return JupyterLab(url, token, root, chromium)
+    url, token, root, metrics_dir = jupyter_server
+    return JupyterLab(url, token, root, metrics_dir, chromium)

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
-
-# Labels written by tests must never land in a learner's labels/ folder. Set before the Jupyter
-# server starts (collection runs before any fixture), so the kernel inherits it.
-os.environ.setdefault("LABKIT_LABELS_DIR", tempfile.mkdtemp(prefix="labkit-test-labels-"))
 
 pytestmark = pytest.mark.browser
 
