@@ -34,7 +34,7 @@ TINY_RECIPES = {
     "sft": dict(max_steps=300, learning_rate=3e-4, batch_size=32, max_length=128),
     "full": dict(max_steps=60, learning_rate=1e-3, batch_size=32, max_length=128),
     "lora": dict(max_steps=60, learning_rate=2e-3, batch_size=32, max_length=128),
-    "qlora": dict(max_steps=150, learning_rate=2e-3, batch_size=16, gradient_accumulation_steps=2, max_length=128),
+    "qlora": dict(max_steps=100, learning_rate=2e-3, batch_size=16, gradient_accumulation_steps=2, max_length=128),
     "reward": dict(max_steps=40, learning_rate=1e-3, batch_size=32, max_length=128),
     "rloo": dict(max_steps=40, learning_rate=3e-5, beta=0.05, batch_size=8, num_generations=8,
                  max_completion_length=24),

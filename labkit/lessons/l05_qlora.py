@@ -89,8 +89,8 @@ def run_dir(profile: str, max_steps: int, lora_r: int, seed: int) -> Path:
     """Where this lesson keeps a run (adapter/, merged/, trainer/): one folder per profile and
     settings, so a short test run never replaces the adapter a learner trained.
 
-    >>> run_dir("tiny", 150, 16, 0).name
-    '05_qlora-tiny-r16-150steps-seed0'
+    >>> run_dir("tiny", 100, 16, 0).name
+    '05_qlora-tiny-r16-100steps-seed0'
     """
     return RUNS_DIR / f"05_qlora-{profile}-r{lora_r}-{max_steps}steps-seed{seed}"
 
@@ -130,29 +130,30 @@ def full_precision_base_fits(profile: str = "tiny") -> bool:
     return 2 * estimate_parameters(config) * 1.5 < HEADROOM * device_memory(pick_device())
 
 
-def merged_model(profile: str = "tiny", max_steps: int = 150, lora_r: int = 16, seed: int = 0,
-                 learning_rate: float = 2e-3, log=print) -> Path:
-    """The folder of this lesson's merged model for these settings, made now if absent: the notebook's
-    sections 2–6 (4-bit base, LoRA, training, saved adapter, merge) without the teaching.
+def merged_model(profile: str = "tiny", max_steps: int | None = None, lora_r: int | None = None, seed: int = 0,
+                 log=print) -> Path:
+    """The folder of this lesson's merged model for these settings (None: the profile's), made now if
+    absent: the notebook's sections 2–6 (4-bit base, LoRA, training, saved adapter, merge) without the
+    teaching.
 
     >>> merged_model("tiny", max_steps=60)  # doctest: +SKIP
     PosixPath('.../build/runs/05_qlora-tiny-r16-60steps-seed0/merged')
     """
     from peft import get_peft_model, prepare_model_for_kbit_training
 
-    folder = run_dir(profile, max_steps, lora_r, seed)
-    if (folder / "merged" / "config.json").exists():
-        return folder / "merged"
-    log(f"no merged lesson-05 model in {folder}: training QLoRA for {max_steps} steps now")
+    recipe = settings(profile, max_steps=max_steps, seed=seed, live_plot=False)
     tokenizer = load_tokenizer(base_folder(profile))
     # use_reentrant=False: torch's recommended checkpointing, which warns when the choice is left open
     model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"),
                                             gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = get_peft_model(model, lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r).config())
-    settings = SFTSettings(max_steps=max_steps, learning_rate=learning_rate, batch_size=16,
-                           gradient_accumulation_steps=2, seed=seed, live_plot=False,
-                           output_dir=str(folder / "trainer"))
-    run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, settings,
+    lora = lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r if lora_r else None)
+    folder = run_dir(profile, recipe.max_steps, lora.r, seed)
+    if (folder / "merged" / "config.json").exists():
+        return folder / "merged"
+    log(f"no merged lesson-05 model in {folder}: training QLoRA for {recipe.max_steps} steps now")
+    model = get_peft_model(model, lora.config())
+    recipe.output_dir = str(folder / "trainer")
+    run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, recipe,
                     callbacks=[AdaptersInFloat32()])
     adapter = save_adapter(run.model, folder / "adapter", tokenizer)
     return save_merged(merge_adapter(base_folder(profile), adapter), tokenizer, folder / "merged")

@@ -31,16 +31,23 @@ class LoraSettings:
 
     @classmethod
     def for_model(cls, profile: str, model, tokenizer, **overrides) -> "LoraSettings":
-        """The profile's LoRA shape for this model, training the rows of role tokens added to its vocabulary.
+        """The profile's LoRA shape for this model, with whatever its chat template's tokens need.
 
-        Only where input and output embeddings are separate: tied to the output head, peft would wrap
-        the head too, which TRL's fused loss reads directly (and the tied models here train every weight).
+        - Role tokens added to the vocabulary: their rows train (``train_tokens``), where input and
+          output embeddings are separate; tied to the output head, peft would wrap the head too, which
+          TRL's fused loss reads directly.
+        - A model that never trained its template's tokens (``template_tokens_untrained``) with tied
+          embeddings: the whole table trains (``train_embeddings``), or it could never learn to end a
+          turn. ``train_embeddings=False`` in ``overrides`` turns that off.
         """
         from labkit.core.chat_template import ROLE_TOKENS
 
         added = [tokenizer.convert_tokens_to_ids(t) for t in ROLE_TOKENS if t in tokenizer.get_added_vocab()]
         untied = not model.config.tie_word_embeddings
-        return cls.for_profile(profile, train_tokens=tuple(added) if untied else (), **overrides)
+        if overrides.get("train_embeddings") is None:
+            overrides["train_embeddings"] = not untied and template_tokens_untrained(profile)
+        tokens = tuple(added) if untied and not overrides["train_embeddings"] else ()
+        return cls.for_profile(profile, train_tokens=tokens, **overrides)
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> "LoraSettings":
@@ -63,3 +70,12 @@ class LoraSettings:
         return LoraConfig(r=self.r, lora_alpha=self.lora_alpha or 2 * self.r, target_modules=targets,
                           lora_dropout=self.lora_dropout, task_type=task_type, modules_to_save=saved or None,
                           ensure_weight_tying=self.train_embeddings, trainable_token_indices=tokens)
+
+
+def template_tokens_untrained(profile: str) -> bool:
+    """Whether the profile's model never trained its chat template's tokens (``<|user|>``, ``<|end|>``…):
+    the tiny model, whose pre-training was plain text. Hub models' ChatML tokens are trained rows, or
+    are added and get their rows trained (``LoraSettings.for_model``)."""
+    from labkit.core.profiles import get_profile
+
+    return get_profile(profile).source == "local"

@@ -15,16 +15,15 @@ prompt, and ``describe_grid`` says in words what the learner's own grid shows.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.core.evaluate import generate_replies
 from labkit.core.files import read_jsonl
-from labkit.core.profiles import get_profile
 from labkit.lessons import l00_start_here
 from labkit.lessons.l06_persona.readability import readable_rate
 from labkit.lessons.l06_persona.voice import PersonaScorer
-from labkit.methods.lora import LoraSettings
+from labkit.methods.lora import LoraSettings, template_tokens_untrained
 from labkit.methods.sft import SFTSettings
 from labkit.paths import BUILD_DIR, CORPUS_PATH, RUNS_DIR
 
@@ -44,27 +43,19 @@ def settings(profile: str, **overrides) -> SFTSettings:
 
 
 def trains_embedding_table(profile: str) -> bool:
-    """Whether the run also trains the token-embedding table: on the tiny model, yes.
-
-    Its pre-training was plain text, so the chat template's role tokens (``<|user|>``, ``<|end|>``…)
-    never trained, and its embeddings are tied to the output head, where LoRA's cheaper
-    ``trainable_token_indices`` (the rows of a few tokens) does not go (see ``LoraSettings.for_model``).
-    Other profiles' role tokens are trained rows (ChatML's) or get their rows trained that way.
-    """
-    return get_profile(profile).source == "local"
+    """Whether the run also trains the token-embedding table: on the tiny model, yes (its pre-training
+    was plain text, so the chat template's role tokens never trained; see ``LoraSettings.for_model``)."""
+    return template_tokens_untrained(profile)
 
 
 def lora_settings(profile: str, model, tokenizer, r: int | None = None, lora_alpha: int | None = None,
                   train_embeddings: bool | None = None) -> LoraSettings:
-    """The profile's LoRA for this model (``LoraSettings.for_model``), plus the embedding table where
-    ``trains_embedding_table`` says so (None) or ``train_embeddings`` asks."""
-    train_embeddings = trains_embedding_table(profile) if train_embeddings is None else train_embeddings
+    """The profile's LoRA for this model (``LoraSettings.for_model``, which trains the embedding table
+    where ``trains_embedding_table`` says so), or with the table as ``train_embeddings`` asks."""
     if r is not None and lora_alpha is None:
         lora_alpha = 2 * r  # a rank set by hand keeps the profile's scale α/r = 2
-    lora = LoraSettings.for_model(profile, model, tokenizer, r=r, lora_alpha=lora_alpha,
+    return LoraSettings.for_model(profile, model, tokenizer, r=r, lora_alpha=lora_alpha,
                                   train_embeddings=train_embeddings)
-    # The whole table trains: the rows of a few tokens need not be picked out as well.
-    return replace(lora, train_tokens=()) if train_embeddings else lora
 
 
 def rare_token_share(tokenizer, text: str, below: int = 50, corpus_path: Path = CORPUS_PATH) -> float:
