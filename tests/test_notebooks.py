@@ -45,7 +45,7 @@ EFFECTS = {
     "07_grpo": lambda m: m["zero_std_fraction_broken"] >= 0.8 and "zero-variance groups" in m["doctor_flags_broken"]
     and m["zero_std_fraction_fixed"] <= 0.3 and m["reward_mean_after"] > m["reward_mean_before"]
     and m["worked_answers_after"] > m["worked_answers_before"] + 0.3
-    and m["accuracy_after"] >= m["accuracy_before"] and m["your_turn"] == "right",
+    and m["accuracy_after"] >= m["accuracy_before"] + 0.15 and m["your_turn"] == "right",
     "08_final_check": lambda m: m["key_self_check"] == m["questions"] == 6,
 }
 

@@ -20,7 +20,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from labkit.core.data.instructions import world
-from labkit.core.data.two_hop import digest, grade, two_hop_examples
+from labkit.core.data.two_hop import (
+    digest,
+    follows_format,
+    grade,
+    stated_value,
+    stated_verdict,
+    two_hop_examples,
+)
 from labkit.core.data.world import make_people
 from labkit.core.profiles import get_profile
 from labkit.lessons import l01_sft
@@ -68,6 +75,7 @@ __all__ = [
     "pet_question",
     "policy_and_adapters",
     "questions",
+    "reasoning_checks",
     "reward_panels",
     "run_with_doctor",
     "same_pet_solution",
@@ -84,9 +92,13 @@ __all__ = [
     "zero_std_fraction",
 ]
 
-# Set on purpose, not by the profile: a warm-up this short leaves the model partly right, which is
-# where GRPO has something to learn (each group holds right and wrong answers to compare).
-WARM_UP_STEPS = 100
+# Set on purpose, not by the profile: a short warm-up leaves the model partly right, which is where GRPO
+# has something to learn (each group holds right and wrong answers to compare). Short, but not too short:
+# the worked answers must be right often enough for GRPO's choice of them to raise the accuracy. On tiny,
+# after 100 steps they copied the second person's name from the question about 1 time in 5 (held-out
+# accuracy 0.04 → 0.06 after GRPO); after 250, 3 times in 4 (0.09 → 0.38). Other profiles: not measured.
+WARM_UP_STEPS = {"tiny": 250}
+DEFAULT_WARM_UP_STEPS = 100
 # Most of the warm-up's answers give a bare verdict, as people often do; the rest show their reasoning.
 # The warmed-up model has both habits, mostly the first, and GRPO finds out which one the checker can
 # credit (a bare verdict shows no facts to check).
@@ -119,9 +131,10 @@ def questions(profile: str = "tiny", n_test: int | None = None) -> dict:
 
 def warm_up_settings(profile: str = "tiny", steps: int | None = None, **overrides) -> SFTSettings:
     """The warm-up: the profile's short SFT recipe ("full", or "lora" where the base is 4-bit and LoRA
-    trains), for ``steps`` steps (default WARM_UP_STEPS)."""
+    trains), for ``steps`` steps (default: the profile's WARM_UP_STEPS, else DEFAULT_WARM_UP_STEPS)."""
     recipe = "lora" if get_profile(profile).quantization else "full"
-    chosen = SFTSettings.for_profile(profile, recipe, max_steps=steps or WARM_UP_STEPS, live_plot=False, **overrides)
+    steps = steps or WARM_UP_STEPS.get(profile, DEFAULT_WARM_UP_STEPS)
+    chosen = SFTSettings.for_profile(profile, recipe, max_steps=steps, live_plot=False, **overrides)
     return replace(chosen, output_dir=str(warm_up_dir(profile, chosen)) + "-run")
 
 
@@ -190,3 +203,26 @@ def score_answers(example: dict, answers: dict[str, str]):
         rows[name] = {"answer": answer, "facts right": found.facts_right, "verdict right": found.verdict_right,
                       **{f.__name__: f(completion, **facts)[0] for f in (correct_answer, well_formed, fact_credit)}}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def reasoning_checks(replies: list[str], examples: list[dict]) -> dict[str, float]:
+    """Where the answers go right or wrong, each as a share of the answers: which show their reasoning,
+    state both towns right, conclude what their own stated towns imply, say "yes", and are correct.
+
+    >>> ask = {"people": ["Ada Ingle", "Bo Stowe"], "towns": ["Wyndle", "Redfern"]}
+    >>> reasoning_checks(["Ada Ingle lives in Wyndle. Bo Stowe lives in Wyndle. So the answer is yes."], [ask])
+    {'shows its reasoning': 1.0, 'states both towns right': 0.0, 'the yes/no follows from the stated towns': 1.0, \
+'says yes': 1.0, 'the right answer is yes': 0.0, 'correct': 0.0}
+    """
+    def follows(reply, people):
+        first, second = (stated_value(reply, name) for name in people)
+        return first is not None and second is not None and stated_verdict(reply) == ("yes" if first == second else "no")
+
+    grades = [grade(reply, e["people"], e["towns"]) for reply, e in zip(replies, examples, strict=True)]
+    found = {"shows its reasoning": [follows_format(reply) for reply in replies],
+             "states both towns right": [g.facts_right == 2 for g in grades],
+             "the yes/no follows from the stated towns": [follows(r, e["people"]) for r, e in zip(replies, examples)],
+             "says yes": [stated_verdict(reply) == "yes" for reply in replies],
+             "the right answer is yes": [e["towns"][0] == e["towns"][1] for e in examples],
+             "correct": [g.correct for g in grades]}
+    return {name: sum(values) / max(1, len(values)) for name, values in found.items()}
