@@ -142,16 +142,16 @@ def merged_model(profile: str = "tiny", max_steps: int | None = None, lora_r: in
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     recipe = settings(profile, max_steps=max_steps, seed=seed, live_plot=False)
+    lora_r = lora_r or LoraSettings.for_profile(profile).r
+    folder = run_dir(profile, recipe.max_steps, lora_r, seed)
+    if (folder / "merged" / "config.json").exists():
+        return folder / "merged"
+    log(f"no merged lesson-05 model in {folder}: training QLoRA for {recipe.max_steps} steps now")
     tokenizer = load_tokenizer(base_folder(profile))
     # use_reentrant=False: torch's recommended checkpointing, which warns when the choice is left open
     model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"),
                                             gradient_checkpointing_kwargs={"use_reentrant": False})
-    lora = lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r if lora_r else None)
-    folder = run_dir(profile, recipe.max_steps, lora.r, seed)
-    if (folder / "merged" / "config.json").exists():
-        return folder / "merged"
-    log(f"no merged lesson-05 model in {folder}: training QLoRA for {recipe.max_steps} steps now")
-    model = get_peft_model(model, lora.config())
+    model = get_peft_model(model, lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r).config())
     recipe.output_dir = str(folder / "trainer")
     run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, recipe,
                     callbacks=[AdaptersInFloat32()])

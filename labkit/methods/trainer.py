@@ -18,7 +18,12 @@ class TrainResult:
 
     def losses(self, key: str = "loss") -> list[float]:
         """The logged values of ``key`` (e.g. "loss", "eval_loss", "kl"), in step order."""
-        return [h[key] for h in self.history if key in h]
+        return self.series(key)[1]
+
+    def series(self, key: str = "loss") -> tuple[list[int], list[float]]:
+        """The steps at which ``key`` was logged, and its values there."""
+        points = [(h["step"], h[key]) for h in self.history if key in h]
+        return [step for step, _ in points], [value for _, value in points]
 
 
 def run_trainer(trainer, **train_arguments) -> TrainResult:

@@ -56,7 +56,6 @@ def overfit_run(profile: str, train_set, validation_set, seed: int = 0, log=prin
     run = train_sft(model, tokenizer, train_set.shuffle(seed=seed).select(range(EXAMPLES)),
                     validation_set.select(range(min(EVAL_EXAMPLES, len(validation_set)))),
                     settings(profile, seed), peft_config=adapters(profile, model, tokenizer))
-    train = [(h["step"], h["loss"]) for h in run.history if "loss" in h]
-    evals = [(h["step"], h["eval_loss"]) for h in run.history if "eval_loss" in h]
-    return Overfit(steps=[s for s, _ in train], train_loss=[v for _, v in train],
-                   eval_steps=[s for s, _ in evals], eval_loss=[v for _, v in evals], seconds=run.seconds)
+    (steps, train_loss), (eval_steps, eval_loss) = run.series("loss"), run.series("eval_loss")
+    return Overfit(steps=steps, train_loss=train_loss, eval_steps=eval_steps, eval_loss=eval_loss,
+                   seconds=run.seconds)
