@@ -64,3 +64,24 @@ def test_pickle_checkpoints_are_refused_unless_opted_in(tmp_path):
 def test_unknown_model_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a profile"):
         load_model(tmp_path / "missing")
+
+
+def test_the_tiny_base_model_key_is_the_digest_of_its_weights():
+    import hashlib
+
+    from labkit.core.models import base_model_key
+    from labkit.paths import TINY_DIR
+
+    assert base_model_key("tiny") == hashlib.sha1((TINY_DIR / "model.safetensors").read_bytes()).hexdigest()[:12]
+    assert base_model_key("smol") == "HuggingFaceTB/SmolLM2-135M"
+
+
+def test_a_rebuilt_base_model_never_reuses_cached_school_or_sft_models(monkeypatch):
+    from labkit.lessons import l00_start_here, l01_sft
+
+    sft_before = l01_sft.cache_dir("tiny", l01_sft.settings("tiny"))
+    school_before = l00_start_here._school_dir("smol", l00_start_here.school_settings("smol"))
+    for module in (l00_start_here, l01_sft):
+        monkeypatch.setattr(module, "base_model_key", lambda profile: "rebuilt")
+    assert l01_sft.cache_dir("tiny", l01_sft.settings("tiny")) != sft_before
+    assert l00_start_here._school_dir("smol", l00_start_here.school_settings("smol")) != school_before

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from labkit.core.env import mixed_precision, pick_device, weights_dtype
 from labkit.core.hub import ProfileUnavailableError, hub_source
-from labkit.core.profiles import PROFILES
+from labkit.core.profiles import PROFILES, get_profile
 
 __all__ = ["ProfileUnavailableError", "UnsafeCheckpointError", "resolve_source", "load_tokenizer", "load_model",
-           "load_if_saved", "quantization_config", "fit_to_tokenizer", "save_model"]
+           "load_if_saved", "base_model_key", "quantization_config", "fit_to_tokenizer", "save_model"]
 
 class UnsafeCheckpointError(RuntimeError):
     """A pickle checkpoint was found where only safetensors are accepted."""
@@ -128,6 +130,23 @@ def load_model(profile: str | os.PathLike = "tiny", quantization: str | None = "
     if tokenizer is not None:
         fit_to_tokenizer(model, tokenizer)
     return model
+
+
+@lru_cache(maxsize=None)
+def base_model_key(profile: str) -> str:
+    """What names a profile's base model in the lessons' cache keys, so a rebuilt base never reuses models
+    trained from the old one: the digest of its weights where the course ships them (tiny), else its id.
+
+    >>> len(base_model_key("tiny")), base_model_key("standin-smol")
+    (12, 'standin-smol')
+    """
+    chosen = get_profile(profile)
+    if chosen.source != "local":
+        return chosen.model_id if chosen.source == "hub" else chosen.name
+    digest = hashlib.sha1()
+    for weights in sorted(Path(chosen.model_id).glob("*.safetensors")):
+        digest.update(weights.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def load_if_saved(folder: str | os.PathLike, profile: str, what: str, log=print):

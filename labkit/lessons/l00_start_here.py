@@ -22,6 +22,7 @@ from pathlib import Path
 from labkit.core.data.instructions import world
 from labkit.core.data.world import make_people
 from labkit.core.files import atomic_write_json
+from labkit.core.models import base_model_key
 from labkit.core.profiles import get_profile
 from labkit.lessons.registry import LESSONS
 from labkit.methods.lora import LoraSettings
@@ -99,6 +100,7 @@ def _school_dir(profile: str, settings: SFTSettings) -> Path:
     relevant = {k: v for k, v in asdict(settings).items() if k not in NOT_IN_KEY}
     relevant["corpus_sha1"] = hashlib.sha1(CORPUS_PATH.read_bytes()).hexdigest()
     relevant["world"] = get_profile(profile).world_people
+    relevant["base"] = base_model_key(profile)
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
     return CACHE_DIR / f"school-{profile}-{digest}"
 

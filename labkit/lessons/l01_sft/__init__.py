@@ -19,6 +19,7 @@ from pathlib import Path
 from labkit.core.data.instructions import instruction_data_digest, instruction_splits
 from labkit.core.exercise import Verdict, check, is_blank, right, wrong
 from labkit.core.files import atomic_write_json, atomic_write_text
+from labkit.core.models import base_model_key
 from labkit.core.profiles import get_profile
 from labkit.lessons import l00_start_here
 from labkit.methods.lora import LoraSettings
@@ -66,6 +67,7 @@ def cache_dir(profile: str, sft_settings: SFTSettings) -> Path:
     relevant = {k: v for k, v in asdict(sft_settings).items() if k not in NOT_IN_KEY}
     # The data is part of the key too: a regenerated instruction set must never reuse an old model.
     relevant["data_sha1"] = instruction_data_digest(profile)
+    relevant["base"] = base_model_key(profile)  # and so is the base model: a rebuilt one retrains
     relevant["school"] = l00_start_here.needs_school(profile) and str(l00_start_here.school_settings(profile))
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
     return CACHE_DIR / f"sft-{profile}-{digest}"
