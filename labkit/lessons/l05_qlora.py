@@ -10,6 +10,7 @@ and Ollama and measures how often the GGUF files answer as the PyTorch model doe
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from labkit.core.data.instructions import instruction_splits
@@ -152,8 +153,8 @@ def merged_model(profile: str = "tiny", max_steps: int | None = None, lora_r: in
     model = prepare_model_for_kbit_training(load_model(base_folder(profile), quantization="4bit"),
                                             gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, lora_settings(profile, model, tokenizer, r=lora_r, lora_alpha=2 * lora_r).config())
-    recipe.output_dir = str(folder / "trainer")
-    run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None, recipe,
+    run = train_sft(model, tokenizer, instruction_splits(profile)["train"], None,
+                    replace(recipe, output_dir=str(folder / "trainer")),
                     callbacks=[AdaptersInFloat32()])
     adapter = save_adapter(run.model, folder / "adapter", tokenizer)
     return save_merged(merge_adapter(base_folder(profile), adapter), tokenizer, folder / "merged")
