@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
+import torch
 
 from labkit.paths import TINY_DIR
 
@@ -45,13 +46,19 @@ def test_reward_model_loss_falls_and_it_ranks_chosen_first(tiny_tokenizer, pairs
 
 
 def test_dpo_loss_falls_and_the_adapter_prefers_chosen(tiny_model, tiny_tokenizer, pairs, tmp_path):
-    from labkit.methods.dpo import DPOSettings, preference_accuracy, train_dpo
+    from labkit.methods.dpo import DPOSettings, implicit_rewards, preference_accuracy, reference_logps, train_dpo
 
     settings = DPOSettings(max_steps=8, batch_size=8, logging_steps=2, live_plot=False, output_dir=str(tmp_path))
     result = train_dpo(tiny_model, tiny_tokenizer, pairs, settings)
     assert falls(result.losses(), by=0.7), result.losses()
-    accuracy, margin = preference_accuracy(result.model, tiny_tokenizer, pairs.select(range(32)), settings.beta)
+    held = pairs.select(range(32))
+    accuracy, margin = preference_accuracy(result.model, tiny_tokenizer, held, settings.beta)
     assert accuracy > 0.8 and margin > 0, (accuracy, margin)
+    # A reference computed once (as the beta sweep does) gives the rewards computed each time.
+    computed = implicit_rewards(result.model, tiny_tokenizer, held, settings.beta)
+    reused = implicit_rewards(result.model, tiny_tokenizer, held, settings.beta,
+                              reference_logps(result.model, tiny_tokenizer, held))
+    assert all(torch.allclose(a, b) for a, b in zip(computed, reused)) and computed[0].abs().sum() > 0
 
 
 def test_rloo_raises_a_programmed_reward(tiny_model, tiny_tokenizer, tmp_path):

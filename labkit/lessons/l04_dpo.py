@@ -17,7 +17,8 @@ from labkit.core.data.preferences import load_preference_set
 from labkit.core.evaluate import preferred_behaviour_rate
 from labkit.core.exercise import Verdict, check, right, wrong
 from labkit.lessons import l00_start_here, l03_rlhf
-from labkit.methods.dpo import DPOSettings, implicit_rewards, parameters_in_memory, preference_accuracy, train_dpo
+from labkit.methods.dpo import (DPOSettings, implicit_rewards, parameters_in_memory, preference_accuracy,
+                                reference_logps, train_dpo)
 from labkit.paths import labels_dir
 
 __all__ = ["DPOSettings", "train_dpo", "implicit_rewards", "preference_accuracy", "parameters_in_memory",
@@ -119,12 +120,16 @@ def policy(profile: str, folder):
 
 def beta_sweep(profile: str, folder, tokenizer, train_dataset, heldout_pairs, questions: list[str],
                betas=(0.03, 0.1, 0.3, 1.0), settings: DPOSettings | None = None, log=print) -> list[dict]:
-    """Train one short DPO run per beta from the model in ``folder``; measure what each reached."""
+    """Train one short DPO run per beta from the model in ``folder``; measure what each reached.
+
+    Every run starts from the same model, so the reference's log-probabilities are computed once.
+    """
     settings = settings or dpo_settings(profile)
-    rows = []
+    rows, reference = [], None
     for beta in betas:
         run = train_dpo(policy(profile, folder), tokenizer, train_dataset, replace(settings, beta=beta, live_plot=False))
-        chosen, rejected = implicit_rewards(run.model, tokenizer, heldout_pairs, beta)
+        reference = reference or reference_logps(run.model, tokenizer, heldout_pairs)
+        chosen, rejected = implicit_rewards(run.model, tokenizer, heldout_pairs, beta, reference)
         rate, _ = preferred_behaviour_rate(run.model, tokenizer, questions)
         # How far the policy moved from the reference on held-out chosen answers, in nats (log-ratio / beta).
         rows.append({"beta": beta, "preference_accuracy": (chosen > rejected).float().mean().item(),

@@ -76,17 +76,25 @@ def train_dpo(model, tokenizer, train_dataset, settings: DPOSettings | None = No
     return run_trainer(trainer)
 
 
-def implicit_rewards(model, tokenizer, pairs, beta: float):
+def completion_logps(model, tokenizer, pairs) -> dict:
+    """Summed log-probabilities of each pair's chosen and rejected response under ``model``."""
+    return {k: completion_logprobs(model, tokenizer, pairs["prompt"], pairs[k]) for k in ("chosen", "rejected")}
+
+
+def reference_logps(model, tokenizer, pairs) -> dict:
+    """``completion_logps`` of the reference: the peft ``model`` with its adapter switched off."""
+    with model.disable_adapter():
+        return completion_logps(model, tokenizer, pairs)
+
+
+def implicit_rewards(model, tokenizer, pairs, beta: float, reference: dict | None = None):
     """DPO's implicit rewards β·(log π − log π_ref) of each pair's chosen and rejected response.
 
-    ``model`` is a peft model: the reference is the same model with its adapter disabled.
+    ``model`` is a peft model: the reference is the same model with its adapter disabled. Runs that share
+    a reference (a sweep from one starting model) pass its ``reference_logps`` once instead of recomputing it.
     """
-    def logps():
-        return {k: completion_logprobs(model, tokenizer, pairs["prompt"], pairs[k]) for k in ("chosen", "rejected")}
-
-    policy = logps()
-    with model.disable_adapter():
-        reference = logps()
+    policy = completion_logps(model, tokenizer, pairs)
+    reference = reference or reference_logps(model, tokenizer, pairs)
     return beta * (policy["chosen"] - reference["chosen"]), beta * (policy["rejected"] - reference["rejected"])
 
 
