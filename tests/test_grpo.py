@@ -207,6 +207,18 @@ def test_every_profile_has_a_grpo_recipe(profile):
     assert settings.learning_rate > 0 and settings.num_generations >= 2
 
 
+def test_the_warm_up_is_short_and_quick_on_tiny_and_keeps_each_profiles_rate_elsewhere():
+    from labkit.lessons.l07_grpo import warm_up_settings
+    from labkit.methods.sft import SFTSettings
+
+    tiny = warm_up_settings("tiny")
+    assert (tiny.max_steps, tiny.learning_rate) == (100, 3e-3)
+    assert tiny.learning_rate > SFTSettings.for_profile("tiny", "full").learning_rate
+    assert warm_up_settings("tiny", 40).max_steps == 40  # the notebook's warm_up_steps wins
+    smol = warm_up_settings("smol")
+    assert (smol.max_steps, smol.learning_rate) == (100, SFTSettings.for_profile("smol", "full").learning_rate)
+
+
 def test_grpo_raises_a_programmed_reward_and_the_doctor_watches(tiny_model, tiny_tokenizer, tmp_path):
     """A reward any policy learns in a few steps (fewer characters in its 24 tokens score higher), read live
     by the doctor."""

@@ -95,10 +95,12 @@ __all__ = [
 # Set on purpose, not by the profile: a short warm-up leaves the model partly right, which is where GRPO
 # has something to learn (each group holds right and wrong answers to compare). Short, but not too short:
 # the worked answers must be right often enough for GRPO's choice of them to raise the accuracy. On tiny,
-# after 100 steps they copied the second person's name from the question about 1 time in 5 (held-out
-# accuracy 0.04 → 0.06 after GRPO); after 250, 3 times in 4 (0.09 → 0.38). Other profiles: not measured.
-WARM_UP_STEPS = {"tiny": 250}
-DEFAULT_WARM_UP_STEPS = 100
+# after 100 steps at the "full" recipe's rate (1e-3) they copied the second person's name from the
+# question about 1 time in 5 (held-out accuracy 0.04 → 0.06 after GRPO); after 250, 3 times in 4
+# (0.09 → 0.38). A higher rate gets there sooner: 150 steps at 2e-3 gave 0.06 → 0.49, and 100 steps at
+# 3e-3, in 40% of the time of 250, gave 0.09 → 0.44. Other profiles: not measured; they keep their rate.
+WARM_UP = {"tiny": dict(max_steps=100, learning_rate=3e-3)}
+DEFAULT_WARM_UP = dict(max_steps=100)
 # Most of the warm-up's answers give a bare verdict, as people often do; the rest show their reasoning.
 # The warmed-up model has both habits, mostly the first, and GRPO finds out which one the checker can
 # credit (a bare verdict shows no facts to check).
@@ -131,10 +133,11 @@ def questions(profile: str = "tiny", n_test: int | None = None) -> dict:
 
 def warm_up_settings(profile: str = "tiny", steps: int | None = None, **overrides) -> SFTSettings:
     """The warm-up: the profile's short SFT recipe ("full", or "lora" where the base is 4-bit and LoRA
-    trains), for ``steps`` steps (default: the profile's WARM_UP_STEPS, else DEFAULT_WARM_UP_STEPS)."""
+    trains), for ``steps`` steps (default: the profile's entry in WARM_UP, else DEFAULT_WARM_UP)."""
     recipe = "lora" if get_profile(profile).quantization else "full"
-    steps = steps or WARM_UP_STEPS.get(profile, DEFAULT_WARM_UP_STEPS)
-    chosen = SFTSettings.for_profile(profile, recipe, max_steps=steps, live_plot=False, **overrides)
+    warm_up = WARM_UP.get(profile, DEFAULT_WARM_UP)
+    chosen = SFTSettings.for_profile(profile, recipe, **{**warm_up, "max_steps": steps or warm_up["max_steps"],
+                                                        "live_plot": False, **overrides})
     return replace(chosen, output_dir=str(warm_up_dir(profile, chosen)) + "-run")
 
 
