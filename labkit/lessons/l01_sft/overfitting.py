@@ -13,7 +13,7 @@ from labkit.lessons.l01_sft import LESSON_DIR, adapters, start_model
 from labkit.methods.sft import SFTSettings, train_sft
 
 EXAMPLES = 16  # so few that the model can memorise them
-EPOCHS = 40  # passes over those examples
+EPOCHS = 25  # passes over those examples
 RATE_FACTOR = 10  # times the profile's SFT learning rate
 EVAL_EXAMPLES = 64
 
