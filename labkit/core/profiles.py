@@ -31,7 +31,7 @@ RECIPES = ("school", "sft", "full", "lora", "qlora", "reward", "rloo", "dpo", "g
 
 # The tiny model's recipes: the numbers the lessons were measured with on 2 CPU cores.
 TINY_RECIPES = {
-    "sft": dict(max_steps=300, learning_rate=3e-4, batch_size=32, max_length=128),
+    "sft": dict(max_steps=240, learning_rate=3.75e-4, batch_size=32, max_length=128),
     "full": dict(max_steps=60, learning_rate=1e-3, batch_size=32, max_length=128),
     "lora": dict(max_steps=60, learning_rate=2e-3, batch_size=32, max_length=128),
     "qlora": dict(max_steps=70, learning_rate=2e-3, batch_size=16, gradient_accumulation_steps=2, max_length=128),

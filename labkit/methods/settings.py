@@ -11,7 +11,7 @@ The profile owns the numbers: :meth:`TrainerSettings.for_profile` starts from th
 (5, False, False, 'none')
 >>> from labkit.methods.sft import SFTSettings
 >>> SFTSettings.for_profile("tiny", max_steps=None).max_steps  # None: the profile's value
-300
+240
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 # One opener per tone. The tiny tokenizer never saw these words in pre-training and spells them
 # letter by letter; with four openers per tone the SFT model sampled garbled mixtures ("Ofppy to
 # help!") about half the time, which a reward model then scored as polite. One opener per tone is
-# learned cleanly in lesson 01's 300 steps.
+# learned cleanly in lesson 01's 240 steps.
 OPENERS: dict[str, tuple[str, ...]] = {
     "polite": ("Happy to help! ",),
     "rude": ("Ugh, fine. ",),
