@@ -115,7 +115,7 @@ STANDIN_RECIPES["grpo"] |= dict(max_completion_length=32, num_generations=4, bat
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
-        Profile("tiny", str(TINY_PATH), "any CPU, offline", "about 11 minutes for the whole course on 2 cores",
+        Profile("tiny", str(TINY_PATH), "any CPU, offline", "about 10 minutes for the whole course on 2 cores",
                 notes="the project's own 3.4M-parameter Llama, pre-trained on data/corpus", source="local",
                 school=False, recipes=TINY_RECIPES),
         Profile("smol", "HuggingFaceTB/SmolLM2-135M", "a Colab T4 or any GPU", "minutes per lesson on a T4",
