@@ -16,6 +16,7 @@ EXAMPLES = 16  # so few that the model can memorise them
 EPOCHS = 25  # passes over those examples
 RATE_FACTOR = 10  # times the profile's SFT learning rate
 EVAL_EXAMPLES = 64
+EVAL_POINTS = 12  # validation-loss points on the curve: each costs a pass over EVAL_EXAMPLES
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ def settings(profile: str = "tiny", seed: int = 0) -> SFTSettings:
     steps = EPOCHS * EXAMPLES // batch
     return replace(chosen, batch_size=batch, gradient_accumulation_steps=1, max_steps=steps,
                    learning_rate=chosen.learning_rate * RATE_FACTOR, warmup_steps=0,
-                   lr_scheduler_type="constant", logging_steps=max(1, steps // 20),
-                   eval_every=max(1, steps // 20), output_dir=str(LESSON_DIR / "overfit"))
+                   lr_scheduler_type="constant", logging_steps=max(1, steps // EVAL_POINTS),
+                   eval_every=max(1, steps // EVAL_POINTS), output_dir=str(LESSON_DIR / "overfit"))
 
 
 def overfit_run(profile: str, train_set, validation_set, seed: int = 0, log=print) -> Overfit:
