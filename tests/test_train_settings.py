@@ -52,7 +52,7 @@ def test_the_profile_owns_the_numbers_and_none_keeps_them():
     from labkit.methods.lora import LoraSettings
     from labkit.methods.rloo import RLSettings
 
-    assert SFTSettings.for_profile("tiny").learning_rate == 3e-4
+    assert SFTSettings.for_profile("tiny").learning_rate == 3.75e-4
     assert SFTSettings.for_profile("smol").learning_rate == 1e-4  # a real model needs a gentler rate
     assert SFTSettings.for_profile("tiny", learning_rate=None, max_steps=7).max_steps == 7
     assert DPOSettings.for_profile("tiny").learning_rate == 5e-3 > DPOSettings.for_profile("qwen-0.5b").learning_rate
