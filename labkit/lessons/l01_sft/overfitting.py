@@ -28,6 +28,7 @@ class Overfit:
     eval_steps: list[int]
     eval_loss: list[float]
     seconds: float
+    max_steps: int  # steps trained: the last logged step is earlier when the log interval does not divide it
 
     @property
     def best_step(self) -> int:
@@ -54,9 +55,10 @@ def overfit_run(profile: str, train_set, validation_set, seed: int = 0, log=prin
     """Fine-tune lesson 00's model afresh on ``EXAMPLES`` training examples for ``EPOCHS`` epochs,
     measuring validation loss as it goes (the live plot shows both curves)."""
     model, tokenizer, _ = start_model(profile, log=log)
+    chosen = settings(profile, seed)
     run = train_sft(model, tokenizer, train_set.shuffle(seed=seed).select(range(EXAMPLES)),
                     validation_set.select(range(min(EVAL_EXAMPLES, len(validation_set)))),
-                    settings(profile, seed), peft_config=adapters(profile, model, tokenizer))
+                    chosen, peft_config=adapters(profile, model, tokenizer))
     (steps, train_loss), (eval_steps, eval_loss) = run.series("loss"), run.series("eval_loss")
     return Overfit(steps=steps, train_loss=train_loss, eval_steps=eval_steps, eval_loss=eval_loss,
-                   seconds=run.seconds)
+                   seconds=run.seconds, max_steps=chosen.max_steps)
