@@ -23,10 +23,12 @@ REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 # What ships with the course.
 DATA_DIR = REPO_ROOT / "data"
 TINY_DIR = DATA_DIR / "tiny"
+TINY_READER_DIR = DATA_DIR / "tiny-reader"  # tiny, given the novella's words and made to read it (lesson 06)
 CORPUS_PATH = DATA_DIR / "corpus" / "pretraining.jsonl"
 INSTRUCTIONS_PATH = DATA_DIR / "sft" / "instructions.jsonl"
 PREFERENCES_DIR = DATA_DIR / "preferences"
 PERSONA_DATA_DIR = DATA_DIR / "persona"
+NOVELLA_PATH = PERSONA_DATA_DIR / "novella.md"  # lesson 06's novel, which tiny-reader has read
 ARCHITECTURE_CONFIGS_DIR = DATA_DIR / "configs"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 QUIZZES_DIR = REPO_ROOT / "quizzes"

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from labkit.paths import PERSONA_DATA_DIR
+from labkit.paths import NOVELLA_PATH, PERSONA_DATA_DIR
 
 PERSONA_DIR = PERSONA_DATA_DIR
-NOVELLA_PATH = PERSONA_DIR / "novella.md"
 LABELS_PATH = PERSONA_DIR / "extraction_labels.jsonl"
 
 # Straight and curly double quotes both open and close speech; single quotes are left alone
