@@ -31,9 +31,12 @@ EFFECTS = {
     and m["preferred_behaviour_rate_after"] > m["preferred_behaviour_rate_before"] + 0.3 and m["your_turn"] == "right",
     "04_dpo": lambda m: m["preference_accuracy"] > 0.8
     and m["preferred_behaviour_rate_dpo"] > m["preferred_behaviour_rate_sft"] + 0.3 and m["your_turn"] == "right",
-    # Run with solutions=True: the exercise's check must accept the reference solution.
+    # Run with solutions=True: the exercise's check must accept the reference solution. 60 steps from
+    # tiny-reader measured: readable 0.0 -> 1.0, persona score 0.77 -> 0.79 (issue 18's targets are for
+    # the full run: readable >= 0.8, persona score up).
     "06_persona": lambda m: m["extraction_precision"] >= 0.9 and m["your_turn"] == "right"
-    and m["persona_score_after"] > m["persona_score_before"],
+    and m["persona_score_after"] > m["persona_score_before"]
+    and m["persona_readable_rate"] >= 0.75 and m["persona_readable_rate"] >= m["persona_readable_rate_before"] + 0.5,
     # The tiny model answers nothing before fine-tuning; 60 steps lift it well above that.
     "05_qlora": lambda m: m["weight_bytes_ratio_4bit_vs_bf16"] <= 0.30 and m["merge_max_abs_diff"] < 1e-3
     and m["qlora_accuracy"] > 0.1 and abs(m["qlora_accuracy"] - m["lora_accuracy"]) <= 0.15

@@ -447,15 +447,6 @@ def test_a_closing_speech_tag_leaves_a_finished_sentence(novella):
     assert not any(s.endswith(",") for s in speeches)
 
 
-# --- the starting model ------------------------------------------------------------------------
-
-
-def test_the_persona_starts_from_lesson_00s_base_model():
-    logged = []
-    _, _, folder = finetune.starting_model("tiny", log=logged.append)
-    assert folder.name == "tiny"
-
-
 # --- your turn ----------------------------------------------------------------------------------
 
 

@@ -115,7 +115,7 @@ LESSONS: tuple[Lesson, ...] = (
         "chat with the persona", "persona score before → after",
         metrics=("extraction_precision", "extraction_recall", "your_turn", "examples_by_strategy",
                  "persona_score_before", "persona_score_after", "persona_readable_rate"),
-        test_parameters={"max_steps": 20, "n_probe": 8, "solutions": True},
+        test_parameters={"max_steps": 60, "n_probe": 8, "solutions": True},
     ),
     Lesson(
         "07", "grpo",

@@ -51,6 +51,7 @@ from labkit.lessons.l06_persona.finetune import (
     rare_token_share,
     settings,
     starting_model,
+    starting_tokenizer,
     system_prompt_grid,
     trains_embedding_table,
 )
@@ -165,6 +166,7 @@ __all__ = [
     "settings",
     "split_train_validation",
     "starting_model",
+    "starting_tokenizer",
     "synthetic_examples",
     "system_prompt_grid",
     "template_question_answers",

@@ -25,16 +25,51 @@ from labkit.lessons.l06_persona.readability import readable_rate
 from labkit.lessons.l06_persona.voice import PersonaScorer
 from labkit.methods.lora import LoraSettings, template_tokens_untrained
 from labkit.methods.sft import SFTSettings
-from labkit.paths import BUILD_DIR, CORPUS_PATH, RUNS_DIR
+from labkit.paths import BUILD_DIR, CORPUS_PATH, RUNS_DIR, TINY_READER_DIR
 
 OUTPUT_DIR = BUILD_DIR / "persona"  # the dataset files and the exports
 RUN_DIR = RUNS_DIR / "persona"  # the trainer's output
 
 
+def reads_novels(profile: str) -> bool:
+    """Whether the profile's base model has read novels: every real model has; tiny read only biographies."""
+    from labkit.core.profiles import get_profile
+
+    return get_profile(profile).source != "local"
+
+
+def starting_folder(profile: str) -> Path | None:
+    """Where the persona fine-tune's own starting model lives: ``data/tiny-reader`` on tiny (tiny, given
+    the novella's words and made to read it: ``labkit.methods.reading``); None where lesson 00's base
+    model is the start."""
+    if reads_novels(profile):
+        return None
+    if not (TINY_READER_DIR / "model.safetensors").exists():
+        raise FileNotFoundError(f"{TINY_READER_DIR} has no model: rebuild it with `python -m labkit.methods.reading` "
+                                "(about 5 minutes on 2 CPU cores)")
+    return TINY_READER_DIR
+
+
 def starting_model(profile: str = "tiny", log=print):
-    """The model the persona fine-tune starts from, with its tokenizer and folder: lesson 00's base model
-    (the tiny model as it ships; on hub profiles the model after school)."""
-    return l00_start_here.base_model(profile, log)
+    """The model the persona fine-tune starts from, with its tokenizer and folder.
+
+    A real base model has read novels before anyone fine-tunes it into a character: on hub profiles the
+    start is lesson 00's base model (after school). On tiny it is tiny-reader (``starting_folder``).
+    """
+    from labkit.core.models import load_model, load_tokenizer
+
+    folder = starting_folder(profile)
+    if folder is None:
+        return l00_start_here.base_model(profile, log)
+    tokenizer = load_tokenizer(folder)
+    return load_model(folder, tokenizer=tokenizer), tokenizer, folder
+
+
+def starting_tokenizer(profile: str = "tiny"):
+    """The tokenizer of ``starting_model``, without loading the model: the dataset is measured and cut with it."""
+    from labkit.core.models import load_tokenizer
+
+    return load_tokenizer(starting_folder(profile) or profile)
 
 
 def settings(profile: str, **overrides) -> SFTSettings:
