@@ -78,7 +78,7 @@ def test_reading_lowers_the_novellas_loss(widened, novella):
 
 def test_the_committed_reader_has_read_the_novella_and_kept_its_biographies():
     log = json.loads((TINY_READER_DIR / "training_log.json").read_text())
-    assert log["after"]["novella_loss"] < 1.0 < 10.0 < log["before"]["novella_loss"]  # measured: 12.5 -> 0.53
+    assert log["after"]["novella_loss"] < 1.0 and log["before"]["novella_loss"] > 10.0  # measured: 12.5 -> 0.53
     assert log["after"]["world_val_loss"] < log["before"]["world_val_loss"] + 0.1
     tokenizer = load_tokenizer(TINY_READER_DIR)
     assert tokenizer.tokenize(" reckon the river") == ["Ġreckon", "Ġthe", "Ġriver"]

@@ -90,12 +90,13 @@ def pack(documents: list[str], tokenizer, context_length: int):
     return torch.tensor(ids[: n_blocks * context_length]).view(n_blocks, context_length), len(ids)
 
 
-def learning_rate_at(step: int, config: PretrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
+def learning_rate_at(step: int, config: PretrainConfig, floor: float = 0.1) -> float:
+    """Linear warm-up, then cosine decay to ``floor`` (a share) of the peak. ``config`` is any recipe with
+    ``learning_rate``, ``warmup_steps`` and ``steps`` (tiny-reader's ``ReadingConfig`` too)."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def evaluate_loss(model, blocks) -> float:
@@ -265,14 +266,20 @@ def main(argv: list[str] | None = None) -> None:
                     "(data/corpus/pretraining.jsonl), train a byte-level BPE tokenizer, then "
                     "pre-train a small Llama on 2 CPU threads (about 20 minutes with the defaults). "
                     "Fixed seeds make the run repeatable.")
-    defaults = PretrainConfig()
+    config, out = parse_recipe(parser, PretrainConfig(), TINY_DIR, argv)
+    pretrain(config, out_dir=out)
+
+
+def parse_recipe(parser: argparse.ArgumentParser, defaults, out_dir: Path, argv: list[str] | None):
+    """One option per field of the recipe dataclass ``defaults`` (``--warmup-steps``…) and ``--out``;
+    returns the recipe the command line asks for and the output folder."""
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value,
                             help=f"default: {value}")
-    parser.add_argument("--out", type=Path, default=TINY_DIR, help=f"output folder (default: {TINY_DIR})")
+    parser.add_argument("--out", type=Path, default=out_dir, help=f"output folder (default: {out_dir})")
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
-    pretrain(PretrainConfig(**args), out_dir=out)
+    return type(defaults)(**args), out
 
 
 if __name__ == "__main__":

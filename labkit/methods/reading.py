@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labkit.methods.pretrain import evaluate_loss, learning_rate_at, pack, parse_recipe
 from labkit.paths import CORPUS_PATH, NOVELLA_PATH, TINY_DIR, TINY_READER_DIR
 
 # A word as the tokenizer's pre-tokenizer (GPT-2's rule) cuts it: " river", "Nell", " didn" ("'t" is its own piece).
@@ -114,25 +114,6 @@ def widen_model(model, pieces: dict[int, list[int]]) -> None:
             table[new_id] = table[ids].mean(0)
 
 
-def mean_loss(model, blocks) -> float:
-    """The model's mean next-token loss over ``blocks`` (in batches of 16)."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        losses = [model(input_ids=b, labels=b).loss.item() for b in blocks.split(16)]
-    model.train()
-    return sum(losses) / len(losses)
-
-
-def learning_rate_at(step: int, config: ReadingConfig) -> float:
-    """Linear warm-up, then cosine decay to 20% of the peak."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.learning_rate * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def read_novella(model, novella_ids, world_blocks, world_val_blocks, config: ReadingConfig, log=print) -> dict:
     """Train ``model`` in place on windows of ``novella_ids`` mixed with ``world_blocks``; returns what was
     measured: both losses before and after, the steps and the time taken."""
@@ -144,7 +125,10 @@ def read_novella(model, novella_ids, world_blocks, world_val_blocks, config: Rea
         raise ValueError(f"the novella has {len(novella_ids)} tokens, fewer than one window of {length}")
     # Fixed, non-overlapping windows to measure on; training draws windows at random offsets.
     novella_blocks = novella_ids[: len(novella_ids) // length * length].view(-1, length)
-    before = {"novella_loss": mean_loss(model, novella_blocks), "world_val_loss": mean_loss(model, world_val_blocks)}
+    def losses() -> dict[str, float]:
+        return {"novella_loss": evaluate_loss(model, novella_blocks), "world_val_loss": evaluate_loss(model, world_val_blocks)}
+
+    before = losses()
     n_novella = max(1, round(config.batch_size * config.novella_share))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=0.05)
     generator = torch.Generator().manual_seed(config.seed)
@@ -152,7 +136,7 @@ def read_novella(model, novella_ids, world_blocks, world_val_blocks, config: Rea
     model.train()
     for step in (bar := tqdm(range(config.steps), desc="reading the novella")):
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, config)
+            group["lr"] = learning_rate_at(step, config, floor=0.2)  # read hard to the end
         starts = torch.randint(len(novella_ids) - length, (n_novella,), generator=generator).tolist()
         replay = torch.randint(len(world_blocks), (config.batch_size - n_novella,), generator=generator)
         batch = torch.cat([torch.stack([novella_ids[s:s + length] for s in starts]), world_blocks[replay]])
@@ -162,7 +146,7 @@ def read_novella(model, novella_ids, world_blocks, world_val_blocks, config: Rea
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         bar.set_postfix(loss=f"{loss.item():.3f}")
-    after = {"novella_loss": mean_loss(model, novella_blocks), "world_val_loss": mean_loss(model, world_val_blocks)}
+    after = losses()
     summary = {"novella_tokens": len(novella_ids), "steps": config.steps,
                "novella_tokens_seen": config.steps * n_novella * length,
                "seconds": round(time.perf_counter() - start, 1),
@@ -183,8 +167,6 @@ def build_reader(config: ReadingConfig = ReadingConfig(), source: Path = TINY_DI
         AutoTokenizer,
         PreTrainedTokenizerFast,
     )
-
-    from labkit.methods.pretrain import pack
 
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -258,13 +240,8 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m labkit.methods.reading",
         description="Rebuild data/tiny-reader from data/tiny: widen the vocabulary with the novella's words, "
                     "then read the novella mixed with the biographies (about 5 minutes on 2 CPU threads).")
-    defaults = ReadingConfig()
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value, help=f"default: {value}")
-    parser.add_argument("--out", type=Path, default=TINY_READER_DIR, help=f"output folder (default: {TINY_READER_DIR})")
-    args = vars(parser.parse_args(argv))
-    out = args.pop("out")
-    build_reader(ReadingConfig(**args), out_dir=out)
+    config, out = parse_recipe(parser, ReadingConfig(), TINY_READER_DIR, argv)
+    build_reader(config, out_dir=out)
 
 
 if __name__ == "__main__":
