@@ -43,8 +43,7 @@ EFFECTS = {
     and m["your_turn"] == "right",
     # The broken run is all dead groups and the doctor says so; the fix gives most groups a signal, the
     # reward and the share of worked answers rise; the exercise's check accepts the reference solution
-    # (solutions=True). Issue 16's accuracy target (after ≥ before + 0.15) is not met yet (measured:
-    # 0.07 → 0.08), so only "no worse" is asserted here.
+    # (solutions=True); held-out accuracy rises by issue 16's 0.15 (the course run: 0.02 → 0.42).
     "07_grpo": lambda m: m["zero_std_fraction_broken"] >= 0.8 and "zero-variance groups" in m["doctor_flags_broken"]
     and m["zero_std_fraction_fixed"] <= 0.3 and m["reward_mean_after"] > m["reward_mean_before"]
     and m["worked_answers_after"] > m["worked_answers_before"] + 0.3
