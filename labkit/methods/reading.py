@@ -84,9 +84,12 @@ def word_forms(novella: str, corpus: list[str], min_corpus_count: int) -> set[st
     return set(WORD_FORM.findall(novella)) | {form for form, n in counts.items() if n >= min_corpus_count}
 
 
-def widen_tokenizer(tokenizer, forms: set[str]) -> tuple[dict, dict[int, list[int]]]:
-    """``tokenizer``'s tokenizer.json with each of ``forms`` that it splits added as one token, and, for
-    each new id, the ids of the pieces it replaces (for ``widen_model``)."""
+def widen_tokenizer(tokenizer, forms: set[str]):
+    """A copy of ``tokenizer`` with each of ``forms`` that it splits added as one token, and, for each new
+    id, the ids of the pieces it replaces (for ``widen_model``)."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
     data = json.loads(tokenizer.backend_tokenizer.to_str())
     vocab = data["model"]["vocab"]
     next_id = 1 + max(max(vocab.values()), *(t["id"] for t in data["added_tokens"]))
@@ -100,7 +103,11 @@ def widen_tokenizer(tokenizer, forms: set[str]) -> tuple[dict, dict[int, list[in
         pieces[next_id] = ids
         next_id += 1
     data["model"]["ignore_merges"] = True  # a word the vocabulary holds is one token, whatever the merges say
-    return data, pieces
+    special = {name: getattr(tokenizer, name) for name in ("bos_token", "eos_token", "unk_token", "pad_token")
+               if getattr(tokenizer, name, None) is not None}
+    wide = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(data)), **special)
+    wide.chat_template = tokenizer.chat_template
+    return wide, pieces
 
 
 def widen_model(model, pieces: dict[int, list[int]]) -> None:
@@ -162,19 +169,13 @@ def build_reader(config: ReadingConfig = ReadingConfig(), source: Path = TINY_DI
                  log=print) -> dict:
     """The whole recipe: widen tiny's vocabulary, read, and write model, tokenizer and model card to ``out_dir``."""
     import torch
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoTokenizer,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     tokenizer = AutoTokenizer.from_pretrained(source)
     novella, documents = novella_text(), corpus_documents()
-    tokenizer_json, pieces = widen_tokenizer(tokenizer, word_forms(novella, documents["train"], config.min_corpus_count))
-    wide = PreTrainedTokenizerFast(tokenizer_object=_backend(tokenizer_json), **_special_tokens(tokenizer))
-    wide.chat_template = tokenizer.chat_template
+    wide, pieces = widen_tokenizer(tokenizer, word_forms(novella, documents["train"], config.min_corpus_count))
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     widen_model(model, pieces)
     log(f"vocabulary {len(tokenizer):,} -> {len(wide):,} tokens; the novella {len(tokenizer(novella)['input_ids']):,} "
@@ -186,23 +187,11 @@ def build_reader(config: ReadingConfig = ReadingConfig(), source: Path = TINY_DI
                "vocabulary": {"before": len(tokenizer), "after": len(wide), "whole_words_added": len(pieces)},
                "parameters": sum(p.numel() for p in model.parameters()), "config": asdict(config)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.generation_config = AutoModelForCausalLM.from_pretrained(source).generation_config
     model.save_pretrained(out_dir, safe_serialization=True)
     wide.save_pretrained(out_dir)
     (out_dir / "training_log.json").write_text(json.dumps(summary, indent=1) + "\n")
     write_model_card(wide, tokenizer, novella, out_dir, summary)
     return summary
-
-
-def _backend(tokenizer_json: dict):
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_str(json.dumps(tokenizer_json))
-
-
-def _special_tokens(tokenizer) -> dict:
-    return {name: getattr(tokenizer, name) for name in ("bos_token", "eos_token", "unk_token", "pad_token")
-            if getattr(tokenizer, name, None) is not None}
 
 
 def write_model_card(wide, narrow, novella: str, out_dir: Path, summary: dict) -> None:
